@@ -23,7 +23,7 @@
 //!
 //! Regenerate the fixtures with `bash fixtures/build.sh`; see `fixtures/README.md`.
 
-use std::fmt;
+
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -213,7 +213,8 @@ pub struct Mode {
     /// Arguments after the program name.
     pub args: Vec<String>,
     /// The trap that ends the run; `None` for a run that exits.
-    pub trap: Option<Trap>,
+    #[serde(with = "trap_name")]
+    pub trap: Option<TrapKind>,
     /// The exit code of a run that exits; `None` when it traps.
     pub exit_code: Option<i32>,
     /// The exact standard output of a run that exits, when recorded.
@@ -272,81 +273,62 @@ impl ExpectedVariable {
     }
 }
 
-/// A Wasm trap kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Trap {
-    Unreachable,
-    IntegerDivideByZero,
-    IntegerOverflow,
-    BadConversionToInteger,
-    MemoryOutOfBounds,
-    IndirectCallToNull,
-    BadSignature,
-    TableOutOfBounds,
-    StackOverflow,
+pub use wasm_coredump::TrapKind;
+
+/// The trap kinds that a V8 (node) error message can stand for. V8 uses one
+/// message for a null table entry and a signature mismatch, so that one maps
+/// to two kinds. Unknown messages map to none.
+pub fn trap_kinds_from_v8_message(message: &str) -> &'static [TrapKind] {
+    const TABLE: &[(&str, &[TrapKind])] = &[
+        ("divide by zero", &[TrapKind::IntegerDivideByZero]),
+        ("remainder by zero", &[TrapKind::IntegerDivideByZero]),
+        ("divide result unrepresentable", &[TrapKind::IntegerOverflow]),
+        (
+            "float unrepresentable in integer range",
+            &[TrapKind::BadConversionToInteger],
+        ),
+        ("memory access out of bounds", &[TrapKind::MemoryOutOfBounds]),
+        (
+            "null function or function signature mismatch",
+            &[TrapKind::IndirectCallToNull, TrapKind::BadSignature],
+        ),
+        ("table index is out of bounds", &[TrapKind::TableOutOfBounds]),
+        ("Maximum call stack size exceeded", &[TrapKind::StackOverflow]),
+        ("unreachable", &[TrapKind::Unreachable]),
+    ];
+    TABLE
+        .iter()
+        .find(|(text, _)| message.contains(text))
+        .map(|(_, kinds)| *kinds)
+        .unwrap_or(&[])
 }
 
-impl Trap {
-    pub const ALL: [Trap; 9] = [
-        Trap::Unreachable,
-        Trap::IntegerDivideByZero,
-        Trap::IntegerOverflow,
-        Trap::BadConversionToInteger,
-        Trap::MemoryOutOfBounds,
-        Trap::IndirectCallToNull,
-        Trap::BadSignature,
-        Trap::TableOutOfBounds,
-        Trap::StackOverflow,
-    ];
+/// Manifest traps are written as their stable kebab-case names; unknown names are refused.
+mod trap_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use wasm_coredump::TrapKind;
 
-    /// The manifest spelling, e.g. `"integer-divide-by-zero"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trap::Unreachable => "unreachable",
-            Trap::IntegerDivideByZero => "integer-divide-by-zero",
-            Trap::IntegerOverflow => "integer-overflow",
-            Trap::BadConversionToInteger => "bad-conversion-to-integer",
-            Trap::MemoryOutOfBounds => "memory-out-of-bounds",
-            Trap::IndirectCallToNull => "indirect-call-to-null",
-            Trap::BadSignature => "bad-signature",
-            Trap::TableOutOfBounds => "table-out-of-bounds",
-            Trap::StackOverflow => "stack-overflow",
+    pub fn serialize<S: Serializer>(trap: &Option<TrapKind>, s: S) -> Result<S::Ok, S::Error> {
+        match trap {
+            Some(kind) => s.serialize_some(kind.as_str()),
+            None => s.serialize_none(),
         }
     }
 
-    /// The trap kinds that a V8 (node) error message can stand for. V8 uses
-    /// one message for a null table entry and a signature mismatch, so that
-    /// one maps to two kinds. Unknown messages map to none.
-    pub fn from_v8_message(message: &str) -> &'static [Trap] {
-        const TABLE: &[(&str, &[Trap])] = &[
-            ("divide by zero", &[Trap::IntegerDivideByZero]),
-            ("remainder by zero", &[Trap::IntegerDivideByZero]),
-            ("divide result unrepresentable", &[Trap::IntegerOverflow]),
-            (
-                "float unrepresentable in integer range",
-                &[Trap::BadConversionToInteger],
-            ),
-            ("memory access out of bounds", &[Trap::MemoryOutOfBounds]),
-            (
-                "null function or function signature mismatch",
-                &[Trap::IndirectCallToNull, Trap::BadSignature],
-            ),
-            ("table index is out of bounds", &[Trap::TableOutOfBounds]),
-            ("Maximum call stack size exceeded", &[Trap::StackOverflow]),
-            ("unreachable", &[Trap::Unreachable]),
-        ];
-        TABLE
-            .iter()
-            .find(|(text, _)| message.contains(text))
-            .map(|(_, kinds)| *kinds)
-            .unwrap_or(&[])
-    }
-}
-
-impl fmt::Display for Trap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<TrapKind>, D::Error> {
+        let Some(name) = Option::<String>::deserialize(d)? else {
+            return Ok(None);
+        };
+        let kind = match name.parse::<TrapKind>() {
+            Ok(kind) => kind,
+            Err(never) => match never {},
+        };
+        match kind {
+            TrapKind::Other(name) => Err(serde::de::Error::custom(format!(
+                "unknown trap kind `{name}`"
+            ))),
+            kind => Ok(Some(kind)),
+        }
     }
 }
 
@@ -390,8 +372,8 @@ impl NodeRun {
     }
 
     /// The trap kinds the error line can stand for (empty when it did not trap).
-    pub fn trap_kinds(&self) -> &'static [Trap] {
-        self.error_line().map(Trap::from_v8_message).unwrap_or(&[])
+    pub fn trap_kinds(&self) -> &'static [TrapKind] {
+        self.error_line().map(trap_kinds_from_v8_message).unwrap_or(&[])
     }
 }
 
@@ -477,32 +459,38 @@ mod tests {
     #[test]
     fn v8_messages_map_to_traps() {
         assert_eq!(
-            Trap::from_v8_message("RuntimeError: divide by zero"),
-            &[Trap::IntegerDivideByZero]
+            trap_kinds_from_v8_message("RuntimeError: divide by zero"),
+            &[TrapKind::IntegerDivideByZero]
         );
         assert_eq!(
-            Trap::from_v8_message("RuntimeError: divide result unrepresentable"),
-            &[Trap::IntegerOverflow]
+            trap_kinds_from_v8_message("RuntimeError: divide result unrepresentable"),
+            &[TrapKind::IntegerOverflow]
         );
         assert_eq!(
-            Trap::from_v8_message("RangeError: Maximum call stack size exceeded"),
-            &[Trap::StackOverflow]
+            trap_kinds_from_v8_message("RangeError: Maximum call stack size exceeded"),
+            &[TrapKind::StackOverflow]
         );
         assert!(
-            Trap::from_v8_message("RuntimeError: null function or function signature mismatch")
-                .contains(&Trap::IndirectCallToNull)
+            trap_kinds_from_v8_message("RuntimeError: null function or function signature mismatch")
+                .contains(&TrapKind::IndirectCallToNull)
         );
-        assert!(Trap::from_v8_message("TypeError: something else").is_empty());
+        assert!(trap_kinds_from_v8_message("TypeError: something else").is_empty());
     }
 
     #[test]
     fn trap_spelling_round_trips() {
-        for trap in Trap::ALL {
-            let json = serde_json::to_string(&trap).expect("serialize");
-            assert_eq!(json, format!("\"{}\"", trap.as_str()));
-            let back: Trap = serde_json::from_str(&json).expect("deserialize");
-            assert_eq!(back, trap);
+        #[derive(Serialize, Deserialize)]
+        struct Holder {
+            #[serde(with = "trap_name")]
+            trap: Option<TrapKind>,
         }
+        for trap in TrapKind::ALL {
+            let json = serde_json::to_string(&Holder { trap: Some(trap.clone()) }).expect("serialize");
+            assert_eq!(json, format!("{{\"trap\":\"{}\"}}", trap.as_str()));
+            let back: Holder = serde_json::from_str(&json).expect("deserialize");
+            assert_eq!(back.trap, Some(trap));
+        }
+        assert!(serde_json::from_str::<Holder>(r#"{"trap":"made-up"}"#).is_err());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use crash_fixtures::{Language, Manifest, Program, Trap};
+use crash_fixtures::{Language, Manifest, Program, TrapKind};
 
 fn manifests() -> Vec<Manifest> {
     vec![
@@ -299,24 +299,24 @@ fn trap_kinds_are_consistent_across_builds_where_the_language_guarantees_it() {
     // level; C traps natively.
     let manifest = Manifest::load().expect("manifest loads");
     for program in &manifest.programs {
-        let trap = |name: &str| program.mode(name).and_then(|m| m.trap);
+        let trap = |name: &str| program.mode(name).and_then(|m| m.trap.clone());
         match program.language {
             Language::C => {
                 assert_eq!(
                     trap("divide-by-zero"),
-                    Some(Trap::IntegerDivideByZero),
+                    Some(TrapKind::IntegerDivideByZero),
                     "{}",
                     program.id
                 );
                 assert_eq!(
                     trap("integer-overflow"),
-                    Some(Trap::IntegerOverflow),
+                    Some(TrapKind::IntegerOverflow),
                     "{}",
                     program.id
                 );
                 assert_eq!(
                     trap("float-to-int"),
-                    Some(Trap::BadConversionToInteger),
+                    Some(TrapKind::BadConversionToInteger),
                     "{}",
                     program.id
                 );
@@ -324,34 +324,34 @@ fn trap_kinds_are_consistent_across_builds_where_the_language_guarantees_it() {
             Language::Zig | Language::Rust => {
                 assert_eq!(
                     trap("divide-by-zero"),
-                    Some(Trap::Unreachable),
+                    Some(TrapKind::Unreachable),
                     "{}",
                     program.id
                 );
                 assert_eq!(
                     trap("integer-overflow"),
-                    Some(Trap::Unreachable),
+                    Some(TrapKind::Unreachable),
                     "{}",
                     program.id
                 );
             }
         }
-        assert_eq!(trap("abort"), Some(Trap::Unreachable), "{}", program.id);
+        assert_eq!(trap("abort"), Some(TrapKind::Unreachable), "{}", program.id);
         assert_eq!(
             trap("unreachable"),
-            Some(Trap::Unreachable),
+            Some(TrapKind::Unreachable),
             "{}",
             program.id
         );
         assert_eq!(
             trap("out-of-bounds"),
-            Some(Trap::MemoryOutOfBounds),
+            Some(TrapKind::MemoryOutOfBounds),
             "{}",
             program.id
         );
         assert_eq!(
             trap("null-function-pointer"),
-            Some(Trap::IndirectCallToNull),
+            Some(TrapKind::IndirectCallToNull),
             "{}",
             program.id
         );

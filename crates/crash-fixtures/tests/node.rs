@@ -18,7 +18,7 @@ fn check_program(manifest: &Manifest, id: &str) {
     for mode in &program.modes {
         let outcome = run(program, &mode.args);
         let what = format!("{} {}", program.id, mode.mode);
-        match mode.trap {
+        match &mode.trap {
             Some(trap) => {
                 if outcome.exit_code != Some(134) {
                     failures.push(format!(
