@@ -284,8 +284,9 @@ pub fn trap_kinds_from_v8_message(message: &str) -> &'static [TrapKind] {
         ("remainder by zero", &[TrapKind::IntegerDivideByZero]),
         ("divide result unrepresentable", &[TrapKind::IntegerOverflow]),
         (
+            // V8 has one message for NaN (invalid conversion) and out of range (overflow).
             "float unrepresentable in integer range",
-            &[TrapKind::BadConversionToInteger],
+            &[TrapKind::IntegerOverflow, TrapKind::BadConversionToInteger],
         ),
         ("memory access out of bounds", &[TrapKind::MemoryOutOfBounds]),
         (
@@ -369,6 +370,20 @@ impl NodeRun {
             .lines()
             .map(str::trim)
             .find(|l| l.starts_with("RuntimeError:") || l.starts_with("RangeError:"))
+    }
+
+    /// The Wasm frames of the printed stack, youngest first, as
+    /// `(function index, whole-module offset)` from `wasm-function[N]:0xOFF`.
+    pub fn wasm_frames(&self) -> Vec<(u32, u64)> {
+        self.stderr
+            .lines()
+            .filter_map(|line| {
+                let rest = &line[line.find("wasm-function[")? + "wasm-function[".len()..];
+                let (index, rest) = rest.split_once("]:0x")?;
+                let hex: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+                Some((index.parse().ok()?, u64::from_str_radix(&hex, 16).ok()?))
+            })
+            .collect()
     }
 
     /// The trap kinds the error line can stand for (empty when it did not trap).
@@ -491,6 +506,16 @@ mod tests {
             assert_eq!(back.trap, Some(trap));
         }
         assert!(serde_json::from_str::<Holder>(r#"{"trap":"made-up"}"#).is_err());
+    }
+
+    #[test]
+    fn v8_wasm_frames_are_parsed() {
+        let run = NodeRun {
+            exit_code: Some(134),
+            stdout: String::new(),
+            stderr: "RuntimeError: divide by zero\n    at crash.divide (wasm://wasm/0001abcd:wasm-function[8]:0x241)\n    at wasm-function[12]:0x1a0f\n    at main (file.mjs:3:1)\n".into(),
+        };
+        assert_eq!(run.wasm_frames(), vec![(8, 0x241), (12, 0x1a0f)]);
     }
 
     #[test]

@@ -316,7 +316,7 @@ fn trap_kinds_are_consistent_across_builds_where_the_language_guarantees_it() {
                 );
                 assert_eq!(
                     trap("float-to-int"),
-                    Some(TrapKind::BadConversionToInteger),
+                    Some(TrapKind::IntegerOverflow),
                     "{}",
                     program.id
                 );

@@ -1,0 +1,249 @@
+//! Running a WASI command module once, and what came of it.
+
+use std::path::PathBuf;
+
+use wasmtime::{Config, Engine, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+
+use crate::capture::{self, BacktraceFrame};
+use crate::Error;
+use wasm_coredump::{CoreDump, TrapKind};
+
+/// How a crash is captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capture {
+    /// wasmtime's own core dump: frames, memories and globals; no locals.
+    Native,
+    /// No dump; the trap is still reported.
+    Off,
+}
+
+/// Engine-wide settings.
+#[derive(Debug, Clone)]
+pub struct HostOptions {
+    pub capture: Capture,
+    /// Fuel units the module may burn before it is stopped.
+    pub fuel: Option<u64>,
+    /// Cap on each linear memory's size in bytes.
+    pub max_memory_bytes: Option<usize>,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        HostOptions {
+            capture: Capture::Native,
+            fuel: None,
+            max_memory_bytes: None,
+        }
+    }
+}
+
+/// Where the module's standard streams go.
+#[derive(Debug, Clone)]
+pub enum Stdio {
+    /// Share the host process's stdin, stdout and stderr.
+    Inherit,
+    /// Feed `stdin` and collect stdout and stderr into the outcome.
+    Capture { stdin: Vec<u8> },
+}
+
+/// One run of a module.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// Shown as `argv[0]` and used as the dump's executable name.
+    pub name: String,
+    /// Where the module came from, recorded in the dump.
+    pub path: Option<PathBuf>,
+    pub wasm: Vec<u8>,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// Preopened directories: host path and the guest path it appears at.
+    pub dirs: Vec<(PathBuf, String)>,
+    pub stdio: Stdio,
+}
+
+impl RunRequest {
+    /// A request with no arguments, environment or directories, capturing stdio.
+    pub fn new(name: impl Into<String>, wasm: Vec<u8>) -> Self {
+        RunRequest {
+            name: name.into(),
+            path: None,
+            wasm,
+            args: Vec::new(),
+            env: Vec::new(),
+            dirs: Vec::new(),
+            stdio: Stdio::Capture { stdin: Vec::new() },
+        }
+    }
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The module returned from `_start` (0) or called `proc_exit`.
+    Code(i32),
+    /// The module trapped.
+    Trap,
+}
+
+impl Exit {
+    /// The process exit status `wasmtime run` would use: 134 (128 + SIGABRT) for a trap.
+    pub fn status(self) -> i32 {
+        match self {
+            Exit::Code(code) => code,
+            Exit::Trap => 134,
+        }
+    }
+}
+
+/// A trap and what was captured of it.
+#[derive(Debug, Clone)]
+pub struct Crash {
+    pub kind: TrapKind,
+    /// e.g. `wasm trap: integer divide by zero`.
+    pub message: String,
+    /// wasmtime's backtrace, youngest first.
+    pub backtrace: Vec<BacktraceFrame>,
+    /// The dump, unless capture was off or failed.
+    pub dump: Option<CoreDump>,
+    /// Why capture failed, when it did.
+    pub dump_error: Option<String>,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub exit: Exit,
+    pub crash: Option<Crash>,
+    /// Collected output, with [`Stdio::Capture`].
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+struct HostState {
+    wasi: WasiP1Ctx,
+    limits: StoreLimits,
+}
+
+/// A configured engine that runs modules.
+pub struct Host {
+    engine: Engine,
+    options: HostOptions,
+}
+
+const CAPTURED_OUTPUT_LIMIT: usize = 64 << 20;
+
+impl Host {
+    pub fn new(options: HostOptions) -> Result<Self, Error> {
+        let mut config = Config::new();
+        config.coredump_on_trap(options.capture == Capture::Native);
+        config.consume_fuel(options.fuel.is_some());
+        let engine = Engine::new(&config).map_err(Error::Engine)?;
+        Ok(Host { engine, options })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Compiles and runs a command module's `_start`.
+    pub fn run(&self, request: &RunRequest) -> Result<RunOutcome, Error> {
+        let module = self.compile(&request.name, &request.wasm)?;
+        self.run_compiled(&module, request)
+    }
+
+    /// Compiles a module once, for several runs.
+    pub fn compile(&self, name: &str, wasm: &[u8]) -> Result<Module, Error> {
+        Module::new(&self.engine, wasm).map_err(|source| Error::Compile {
+            name: name.to_string(),
+            source,
+        })
+    }
+
+    /// Runs an already compiled module; `request.wasm` must be its bytes.
+    pub fn run_compiled(&self, module: &Module, request: &RunRequest) -> Result<RunOutcome, Error> {
+
+        let mut builder = WasiCtxBuilder::new();
+        builder.arg(&request.name).args(&request.args).envs(&request.env);
+        for (host, guest) in &request.dirs {
+            builder
+                .preopened_dir(host, guest, FsPerms::ReadWrite)
+                .map_err(Error::Wasi)?;
+        }
+        let (stdout, stderr) = match &request.stdio {
+            Stdio::Inherit => {
+                builder.inherit_stdio();
+                (None, None)
+            }
+            Stdio::Capture { stdin } => {
+                let out = MemoryOutputPipe::new(CAPTURED_OUTPUT_LIMIT);
+                let err = MemoryOutputPipe::new(CAPTURED_OUTPUT_LIMIT);
+                builder
+                    .stdin(MemoryInputPipe::new(stdin.clone()))
+                    .stdout(out.clone())
+                    .stderr(err.clone());
+                (Some(out), Some(err))
+            }
+        };
+        let mut limits = StoreLimitsBuilder::new();
+        if let Some(max) = self.options.max_memory_bytes {
+            limits = limits.memory_size(max);
+        }
+        let mut store = Store::new(
+            &self.engine,
+            HostState {
+                wasi: builder.build_p1(),
+                limits: limits.build(),
+            },
+        );
+        store.limiter(|state| &mut state.limits);
+        if let Some(fuel) = self.options.fuel {
+            store.set_fuel(fuel).map_err(Error::Engine)?;
+        }
+
+        let mut linker: Linker<HostState> = Linker::new(&self.engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state| &mut state.wasi)
+            .map_err(Error::Wasi)?;
+
+        let result = match linker.instantiate(&mut store, module) {
+            Ok(instance) => match instance.get_typed_func::<(), ()>(&mut store, "_start") {
+                Ok(start) => start.call(&mut store, ()),
+                Err(_) => {
+                    return Err(Error::NotACommand {
+                        name: request.name.clone(),
+                    });
+                }
+            },
+            // A trap in the start function surfaces here.
+            Err(err) if err.downcast_ref::<wasmtime::Trap>().is_some() => Err(err),
+            Err(source) => {
+                return Err(Error::Instantiate {
+                    name: request.name.clone(),
+                    source,
+                });
+            }
+        };
+
+        let (exit, crash) = match result {
+            Ok(()) => (Exit::Code(0), None),
+            Err(err) => {
+                if let Some(exit) = err.downcast_ref::<I32Exit>() {
+                    (Exit::Code(exit.0), None)
+                } else if let Some(trap) = err.downcast_ref::<wasmtime::Trap>() {
+                    let crash = capture::crash(&mut store, &err, *trap, request, &self.engine);
+                    (Exit::Trap, Some(crash))
+                } else {
+                    return Err(Error::Host(err));
+                }
+            }
+        };
+        Ok(RunOutcome {
+            exit,
+            crash,
+            stdout: stdout.map(|p| p.contents().to_vec()).unwrap_or_default(),
+            stderr: stderr.map(|p| p.contents().to_vec()).unwrap_or_default(),
+        })
+    }
+}
