@@ -60,7 +60,7 @@ pub(crate) fn crash(
     engine: &wasmtime::Engine,
 ) -> Crash {
     let kind = trap_kind(trap);
-    let message = format!("wasm trap: {trap}");
+    let message = trap.to_string();
     let backtrace = err
         .downcast_ref::<WasmBacktrace>()
         .map(|bt| {
