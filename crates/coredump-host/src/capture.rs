@@ -121,7 +121,10 @@ fn enrich(
         .unwrap_or(0);
     dump.info = vec![
         ("capture".into(), "wasmtime-native".into()),
-        ("host".into(), format!("coredump-host {}", env!("CARGO_PKG_VERSION"))),
+        (
+            "host".into(),
+            format!("coredump-host {}", env!("CARGO_PKG_VERSION")),
+        ),
         ("engine".into(), "wasmtime 48".into()),
         ("captured-at".into(), captured_at.to_string()),
     ];

@@ -10,7 +10,7 @@ mod capture;
 mod run;
 mod store;
 
-pub use capture::{trap_kind, BacktraceFrame};
+pub use capture::{BacktraceFrame, trap_kind};
 pub use run::{Capture, Crash, Exit, Host, HostOptions, RunOutcome, RunRequest, Stdio};
 pub use store::write_dump_atomically;
 
@@ -23,9 +23,15 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("cannot compile {name}: {source:#}")]
-    Compile { name: String, source: wasmtime::Error },
+    Compile {
+        name: String,
+        source: wasmtime::Error,
+    },
     #[error("cannot instantiate {name}: {source:#}")]
-    Instantiate { name: String, source: wasmtime::Error },
+    Instantiate {
+        name: String,
+        source: wasmtime::Error,
+    },
     #[error("cannot set up the engine: {0:#}")]
     Engine(wasmtime::Error),
     #[error("cannot set up WASI: {0:#}")]

@@ -4,7 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use coredump_host::{write_dump_atomically, Capture, Host, HostOptions, RunRequest, Stdio};
+use coredump_host::{Capture, Host, HostOptions, RunRequest, Stdio, write_dump_atomically};
 
 /// Runs WebAssembly (WASI preview 1) command modules on wasmtime and writes a
 /// core dump whenever one traps, for `wasmgdb` to open later.
@@ -87,7 +87,11 @@ fn run(cli: Cli) -> Result<u8> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "module.wasm".into());
     let host = Host::new(HostOptions {
-        capture: if args.no_coredump { Capture::Off } else { Capture::Native },
+        capture: if args.no_coredump {
+            Capture::Off
+        } else {
+            Capture::Native
+        },
         fuel: args.fuel,
         max_memory_bytes: args.max_memory,
     })?;
@@ -106,13 +110,21 @@ fn run(cli: Cli) -> Result<u8> {
         for (i, frame) in crash.backtrace.iter().enumerate() {
             let name = frame.name.as_deref().unwrap_or("<unnamed>");
             match frame.module_offset {
-                Some(offset) => eprintln!("  #{i} {offset:#08x} in {name} (func {})", frame.function),
+                Some(offset) => {
+                    eprintln!("  #{i} {offset:#08x} in {name} (func {})", frame.function)
+                }
                 None => eprintln!("  #{i} {name} (func {})", frame.function),
             }
         }
         if let Some(dump) = &crash.dump {
-            let stem = args.module.file_stem().map(|s| s.to_string_lossy().into_owned());
-            let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let stem = args
+                .module
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned());
+            let secs = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
             let file = format!(
                 "{}-{secs}-{}.core.wasm",
                 stem.as_deref().unwrap_or("module"),

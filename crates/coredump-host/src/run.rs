@@ -7,8 +7,8 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
-use crate::capture::{self, BacktraceFrame};
 use crate::Error;
+use crate::capture::{self, BacktraceFrame};
 use wasm_coredump::{CoreDump, TrapKind};
 
 /// How a crash is captured.
@@ -164,9 +164,11 @@ impl Host {
 
     /// Runs an already compiled module; `request.wasm` must be its bytes.
     pub fn run_compiled(&self, module: &Module, request: &RunRequest) -> Result<RunOutcome, Error> {
-
         let mut builder = WasiCtxBuilder::new();
-        builder.arg(&request.name).args(&request.args).envs(&request.env);
+        builder
+            .arg(&request.name)
+            .args(&request.args)
+            .envs(&request.env);
         for (host, guest) in &request.dirs {
             builder
                 .preopened_dir(host, guest, FsPerms::ReadWrite)

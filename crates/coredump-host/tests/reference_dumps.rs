@@ -3,7 +3,7 @@
 //! systems must agree with what wasmtime and node print for the same trap.
 
 use coredump_host::{Capture, Exit, Host, HostOptions, RunRequest};
-use crash_fixtures::{function_name_matches, run_under_node, Manifest, Mode, Program};
+use crash_fixtures::{Manifest, Mode, Program, function_name_matches, run_under_node};
 use wasm_coredump::{CodeLocation, CoreDump, ModuleLayout, ModuleOffset};
 
 /// The source-level name of a `name`-section entry: Rust symbols demangled
@@ -25,7 +25,10 @@ fn check_frame_names(what: &str, names: &[String], mode: &Mode) -> Result<(), St
         .position(|n| function_name_matches(first, &source_name(n)))
         .ok_or_else(|| format!("{what}: no frame named {first} in {names:?}"))?;
     for (i, expected) in mode.frames.iter().enumerate() {
-        let actual = names.get(start + i).map(|n| source_name(n)).unwrap_or_default();
+        let actual = names
+            .get(start + i)
+            .map(|n| source_name(n))
+            .unwrap_or_default();
         if !function_name_matches(&expected.function, &actual) {
             return Err(format!(
                 "{what}: frame {} is {actual}, expected {} (all: {names:?})",
@@ -41,8 +44,16 @@ fn check_frame_names(what: &str, names: &[String], mode: &Mode) -> Result<(), St
 /// conditional trap that carries the branch's offset, so for the trapping
 /// frame wasmtime may name the `br_if`/`if` where V8 names the `unreachable`
 /// itself, a few bytes later in the same function.
-fn check_folded_trap(what: &str, wasm: &[u8], layout: &ModuleLayout, wasmtime_offset: u32, node: CodeLocation) {
-    let body = layout.function_body(node.function).expect("defined function");
+fn check_folded_trap(
+    what: &str,
+    wasm: &[u8],
+    layout: &ModuleLayout,
+    wasmtime_offset: u32,
+    node: CodeLocation,
+) {
+    let body = layout
+        .function_body(node.function)
+        .expect("defined function");
     let byte_at = |offset: u32| wasm[body.start + offset as usize];
     const IF: u8 = 0x04;
     const BR_IF: u8 = 0x0d;
@@ -72,14 +83,23 @@ fn check_program(id: &str) {
         let outcome = host.run_compiled(&module, &request).expect("run");
 
         let Some(expected_trap) = &mode.trap else {
-            assert_eq!(outcome.exit, Exit::Code(mode.exit_code.unwrap_or(0)), "{what}");
+            assert_eq!(
+                outcome.exit,
+                Exit::Code(mode.exit_code.unwrap_or(0)),
+                "{what}"
+            );
             if let Some(stdout) = &mode.stdout {
                 assert_eq!(&String::from_utf8_lossy(&outcome.stdout), stdout, "{what}");
             }
             assert!(outcome.crash.is_none(), "{what}");
             continue;
         };
-        assert_eq!(outcome.exit, Exit::Trap, "{what}: {:?}", String::from_utf8_lossy(&outcome.stderr));
+        assert_eq!(
+            outcome.exit,
+            Exit::Trap,
+            "{what}: {:?}",
+            String::from_utf8_lossy(&outcome.stderr)
+        );
         let crash = outcome.crash.expect("crash");
         assert_eq!(&crash.kind, expected_trap, "{what}: {}", crash.message);
 
@@ -92,7 +112,10 @@ fn check_program(id: &str) {
         let dump = CoreDump::parse(&bytes).expect("re-read dump");
         assert_eq!(dump.trap.as_ref().map(|t| &t.kind), Some(expected_trap));
         assert_eq!(dump.executable_name.as_deref(), Some("crash"));
-        assert!(dump.memory(0).expect("memory 0").stored_bytes() > 0, "{what}");
+        assert!(
+            dump.memory(0).expect("memory 0").stored_bytes() > 0,
+            "{what}"
+        );
         assert!(!dump.globals.is_empty(), "{what}: __stack_pointer at least");
 
         // Dump frames equal wasmtime's own backtrace, in dump coordinates,
@@ -102,10 +125,17 @@ fn check_program(id: &str) {
         for (frame, bt) in frames.iter().zip(&crash.backtrace) {
             assert_eq!(frame.function, bt.function, "{what}");
             assert_eq!(Some(frame.code_offset), bt.function_offset, "{what}");
-            let loc = CodeLocation { function: frame.function, offset: frame.code_offset };
+            let loc = CodeLocation {
+                function: frame.function,
+                offset: frame.code_offset,
+            };
             let module_offset = layout.to_module_offset(loc).expect("offset converts");
             assert_eq!(Some(module_offset.0), bt.module_offset, "{what}");
-            assert_eq!(layout.location_of_module_offset(module_offset), Ok(loc), "{what}");
+            assert_eq!(
+                layout.location_of_module_offset(module_offset),
+                Ok(loc),
+                "{what}"
+            );
             let dwarf = layout.to_dwarf_address(loc).expect("dwarf address");
             assert_eq!(layout.location_of_dwarf_address(dwarf), Ok(loc), "{what}");
         }
@@ -113,7 +143,12 @@ fn check_program(id: &str) {
         // Frames name the manifest's functions through the name section.
         let names: Vec<String> = frames
             .iter()
-            .map(|f| layout.function_name(f.function).unwrap_or("<unnamed>").to_string())
+            .map(|f| {
+                layout
+                    .function_name(f.function)
+                    .unwrap_or("<unnamed>")
+                    .to_string()
+            })
             .collect();
         if let Err(e) = check_frame_names(&what, &names, mode) {
             failures.push(e);
@@ -123,18 +158,28 @@ fn check_program(id: &str) {
         // dump coordinates they must give the same frames.
         let node = run_under_node(program, &mode.args).expect("node runs");
         let node_frames = node.wasm_frames();
-        assert!(!node_frames.is_empty(), "{what}: node printed no wasm frames:\n{}", node.stderr);
+        assert!(
+            !node_frames.is_empty(),
+            "{what}: node printed no wasm frames:\n{}",
+            node.stderr
+        );
         for (i, (function, offset)) in node_frames.iter().enumerate().take(frames.len()) {
             let loc = layout
                 .location_of_module_offset(ModuleOffset(*offset))
                 .expect("node offset is in code");
             assert_eq!(loc.function, *function, "{what}: node frame {i}");
             let dump_frame = &frames[i];
-            assert_eq!(loc.function, dump_frame.function, "{what}: node frame {i} vs wasmtime");
+            assert_eq!(
+                loc.function, dump_frame.function,
+                "{what}: node frame {i} vs wasmtime"
+            );
             if i == 0 && loc.offset != dump_frame.code_offset {
                 check_folded_trap(&what, &wasm, &layout, dump_frame.code_offset, loc);
             } else {
-                assert_eq!(loc.offset, dump_frame.code_offset, "{what}: node frame {i} vs wasmtime");
+                assert_eq!(
+                    loc.offset, dump_frame.code_offset,
+                    "{what}: node frame {i} vs wasmtime"
+                );
             }
         }
     }
@@ -175,14 +220,28 @@ fn rust_o2() {
 fn every_program_is_checked() {
     let manifest = Manifest::load().unwrap();
     let ids: Vec<&str> = manifest.programs.iter().map(|p| p.id.as_str()).collect();
-    assert_eq!(ids, ["c-O0", "c-O2", "zig-Debug", "zig-ReleaseSafe", "rust-debug", "rust-O2"]);
+    assert_eq!(
+        ids,
+        [
+            "c-O0",
+            "c-O2",
+            "zig-Debug",
+            "zig-ReleaseSafe",
+            "rust-debug",
+            "rust-O2"
+        ]
+    );
 }
 
 #[test]
 fn capture_off_reports_the_trap_without_a_dump() {
     let manifest = Manifest::load().unwrap();
     let program = manifest.program("c-O0").unwrap();
-    let host = Host::new(HostOptions { capture: Capture::Off, ..HostOptions::default() }).unwrap();
+    let host = Host::new(HostOptions {
+        capture: Capture::Off,
+        ..HostOptions::default()
+    })
+    .unwrap();
     let mut request = RunRequest::new("crash", program.wasm_bytes().unwrap());
     request.args = vec!["divide-by-zero".into()];
     let outcome = host.run(&request).unwrap();
@@ -197,7 +256,9 @@ fn usage_errors_exit_with_the_programs_code() {
     let manifest = Manifest::load().unwrap();
     let program = manifest.program("rust-debug").unwrap();
     let host = Host::new(HostOptions::default()).unwrap();
-    let outcome = host.run(&RunRequest::new("crash", program.wasm_bytes().unwrap())).unwrap();
+    let outcome = host
+        .run(&RunRequest::new("crash", program.wasm_bytes().unwrap()))
+        .unwrap();
     assert_eq!(outcome.exit, Exit::Code(2));
     assert!(outcome.crash.is_none());
 }
@@ -205,8 +266,15 @@ fn usage_errors_exit_with_the_programs_code() {
 #[test]
 fn malformed_modules_are_errors() {
     let host = Host::new(HostOptions::default()).unwrap();
-    let err = host.run(&RunRequest::new("junk", b"\0asm\x01\0\0\0\x01\xff".to_vec())).unwrap_err();
+    let err = host
+        .run(&RunRequest::new(
+            "junk",
+            b"\0asm\x01\0\0\0\x01\xff".to_vec(),
+        ))
+        .unwrap_err();
     assert!(err.to_string().contains("cannot compile junk"), "{err}");
-    let err = host.run(&RunRequest::new("lib", wat::parse_str("(module)").unwrap())).unwrap_err();
+    let err = host
+        .run(&RunRequest::new("lib", wat::parse_str("(module)").unwrap()))
+        .unwrap_err();
     assert!(err.to_string().contains("no `_start`"), "{err}");
 }

@@ -23,7 +23,6 @@
 //!
 //! Regenerate the fixtures with `bash fixtures/build.sh`; see `fixtures/README.md`.
 
-
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -282,19 +281,31 @@ pub fn trap_kinds_from_v8_message(message: &str) -> &'static [TrapKind] {
     const TABLE: &[(&str, &[TrapKind])] = &[
         ("divide by zero", &[TrapKind::IntegerDivideByZero]),
         ("remainder by zero", &[TrapKind::IntegerDivideByZero]),
-        ("divide result unrepresentable", &[TrapKind::IntegerOverflow]),
+        (
+            "divide result unrepresentable",
+            &[TrapKind::IntegerOverflow],
+        ),
         (
             // V8 has one message for NaN (invalid conversion) and out of range (overflow).
             "float unrepresentable in integer range",
             &[TrapKind::IntegerOverflow, TrapKind::BadConversionToInteger],
         ),
-        ("memory access out of bounds", &[TrapKind::MemoryOutOfBounds]),
+        (
+            "memory access out of bounds",
+            &[TrapKind::MemoryOutOfBounds],
+        ),
         (
             "null function or function signature mismatch",
             &[TrapKind::IndirectCallToNull, TrapKind::BadSignature],
         ),
-        ("table index is out of bounds", &[TrapKind::TableOutOfBounds]),
-        ("Maximum call stack size exceeded", &[TrapKind::StackOverflow]),
+        (
+            "table index is out of bounds",
+            &[TrapKind::TableOutOfBounds],
+        ),
+        (
+            "Maximum call stack size exceeded",
+            &[TrapKind::StackOverflow],
+        ),
         ("unreachable", &[TrapKind::Unreachable]),
     ];
     TABLE
@@ -388,7 +399,9 @@ impl NodeRun {
 
     /// The trap kinds the error line can stand for (empty when it did not trap).
     pub fn trap_kinds(&self) -> &'static [TrapKind] {
-        self.error_line().map(trap_kinds_from_v8_message).unwrap_or(&[])
+        self.error_line()
+            .map(trap_kinds_from_v8_message)
+            .unwrap_or(&[])
     }
 }
 
@@ -486,8 +499,10 @@ mod tests {
             &[TrapKind::StackOverflow]
         );
         assert!(
-            trap_kinds_from_v8_message("RuntimeError: null function or function signature mismatch")
-                .contains(&TrapKind::IndirectCallToNull)
+            trap_kinds_from_v8_message(
+                "RuntimeError: null function or function signature mismatch"
+            )
+            .contains(&TrapKind::IndirectCallToNull)
         );
         assert!(trap_kinds_from_v8_message("TypeError: something else").is_empty());
     }
@@ -500,7 +515,10 @@ mod tests {
             trap: Option<TrapKind>,
         }
         for trap in TrapKind::ALL {
-            let json = serde_json::to_string(&Holder { trap: Some(trap.clone()) }).expect("serialize");
+            let json = serde_json::to_string(&Holder {
+                trap: Some(trap.clone()),
+            })
+            .expect("serialize");
             assert_eq!(json, format!("{{\"trap\":\"{}\"}}", trap.as_str()));
             let back: Holder = serde_json::from_str(&json).expect("deserialize");
             assert_eq!(back.trap, Some(trap));

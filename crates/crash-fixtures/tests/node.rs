@@ -25,7 +25,7 @@ fn check_program(manifest: &Manifest, id: &str) {
                         "{what}: exit code {:?}, expected a trap\nstderr: {}",
                         outcome.exit_code, outcome.stderr
                     ));
-                } else if !outcome.trap_kinds().contains(&trap) {
+                } else if !outcome.trap_kinds().contains(trap) {
                     failures.push(format!(
                         "{what}: node reported {:?}, expected {trap}\nstderr: {}",
                         outcome.error_line(),

@@ -73,7 +73,10 @@ impl BuildId {
     /// Parses the textual form: a UUID (with or without dashes) or any even-length hex string.
     pub fn parse(text: &str) -> Option<Self> {
         let hex: String = text.chars().filter(|c| *c != '-').collect();
-        if hex.is_empty() || hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if hex.is_empty()
+            || !hex.len().is_multiple_of(2)
+            || !hex.bytes().all(|b| b.is_ascii_hexdigit())
+        {
             return None;
         }
         let bytes = (0..hex.len())

@@ -52,7 +52,11 @@ pub enum OffsetError {
     Unknown(u32),
     /// The offset lies outside the function body.
     #[error("offset {offset:#x} lies outside the body of function {function} ({size:#x} bytes)")]
-    OutsideBody { function: u32, offset: u64, size: u64 },
+    OutsideBody {
+        function: u32,
+        offset: u64,
+        size: u64,
+    },
     /// The address does not fall inside any function body.
     #[error("address {0:#x} is not inside any function body")]
     NotInCode(u64),

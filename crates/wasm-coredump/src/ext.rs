@@ -12,9 +12,9 @@
 
 use wasmparser::BinaryReader;
 
+use crate::ParseError;
 use crate::model::{TrapInfo, TrapKind};
 use crate::read::expect_zero;
-use crate::ParseError;
 
 pub const TRAP_SECTION: &str = "postmortem.trap";
 pub const MODULES_SECTION: &str = "postmortem.modules";

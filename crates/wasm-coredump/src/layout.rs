@@ -66,13 +66,13 @@ impl ModuleLayout {
         let mut layout = ModuleLayout::default();
         for payload in Parser::new(0).parse_all(wasm) {
             match payload? {
-                Payload::Version { encoding, range, .. } => {
-                    if encoding != wasmparser::Encoding::Module {
-                        return Err(ParseError::new(
-                            range.start,
-                            "components are not supported; expected a core module",
-                        ));
-                    }
+                Payload::Version {
+                    encoding, range, ..
+                } if encoding != wasmparser::Encoding::Module => {
+                    return Err(ParseError::new(
+                        range.start,
+                        "components are not supported; expected a core module",
+                    ));
                 }
                 Payload::ImportSection(reader) => {
                     for import in reader.into_imports() {
@@ -89,7 +89,8 @@ impl ModuleLayout {
                 Payload::CodeSectionStart { range, .. } => layout.code_payload = Some(range),
                 Payload::CodeSectionEntry(body) => layout.bodies.push(body.range()),
                 Payload::CustomSection(section) => {
-                    let data_range = section.data_offset()..section.data_offset() + section.data().len();
+                    let data_range =
+                        section.data_offset()..section.data_offset() + section.data().len();
                     layout
                         .custom_sections
                         .push((section.name().to_string(), data_range));
@@ -124,7 +125,9 @@ impl ModuleLayout {
     /// ignored, as engines do, rather than failing the whole module.
     fn read_names(&mut self, names: wasmparser::NameSectionReader<'_>) {
         for name in names {
-            let Ok(Name::Function(map)) = name else { continue };
+            let Ok(Name::Function(map)) = name else {
+                continue;
+            };
             for naming in map.into_iter().flatten() {
                 self.function_names
                     .insert(naming.index, naming.name.to_string());
@@ -186,7 +189,9 @@ impl ModuleLayout {
 
     /// Whether the module carries DWARF (`.debug_info` present).
     pub fn has_dwarf(&self) -> bool {
-        self.custom_sections.iter().any(|(name, _)| name == ".debug_info")
+        self.custom_sections
+            .iter()
+            .any(|(name, _)| name == ".debug_info")
     }
 
     fn code_start(&self) -> Result<usize, OffsetError> {
@@ -222,7 +227,10 @@ impl ModuleLayout {
     }
 
     /// Whole-module offset to dump coordinates.
-    pub fn location_of_module_offset(&self, offset: ModuleOffset) -> Result<CodeLocation, OffsetError> {
+    pub fn location_of_module_offset(
+        &self,
+        offset: ModuleOffset,
+    ) -> Result<CodeLocation, OffsetError> {
         let at = usize::try_from(offset.0).map_err(|_| OffsetError::NotInCode(offset.0))?;
         let index = self.bodies.partition_point(|body| body.end <= at);
         match self.bodies.get(index) {
@@ -235,14 +243,20 @@ impl ModuleLayout {
     }
 
     /// DWARF address to dump coordinates.
-    pub fn location_of_dwarf_address(&self, address: DwarfAddress) -> Result<CodeLocation, OffsetError> {
+    pub fn location_of_dwarf_address(
+        &self,
+        address: DwarfAddress,
+    ) -> Result<CodeLocation, OffsetError> {
         let module = self.dwarf_to_module_offset(address)?;
         self.location_of_module_offset(module)
             .map_err(|_| OffsetError::NotInCode(address.0))
     }
 
     /// DWARF address to whole-module offset.
-    pub fn dwarf_to_module_offset(&self, address: DwarfAddress) -> Result<ModuleOffset, OffsetError> {
+    pub fn dwarf_to_module_offset(
+        &self,
+        address: DwarfAddress,
+    ) -> Result<ModuleOffset, OffsetError> {
         let start = self.code_start()? as u64;
         address
             .0
@@ -252,7 +266,10 @@ impl ModuleLayout {
     }
 
     /// Whole-module offset to DWARF address.
-    pub fn module_offset_to_dwarf(&self, offset: ModuleOffset) -> Result<DwarfAddress, OffsetError> {
+    pub fn module_offset_to_dwarf(
+        &self,
+        offset: ModuleOffset,
+    ) -> Result<DwarfAddress, OffsetError> {
         let code = self.code_payload.as_ref().ok_or(OffsetError::NoCode)?;
         let at = usize::try_from(offset.0).map_err(|_| OffsetError::NotInCode(offset.0))?;
         if !code.contains(&at) {

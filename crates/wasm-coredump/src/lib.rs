@@ -43,12 +43,12 @@ mod read;
 mod write;
 
 pub use build_id::{
-    append_custom_section, external_debug_info_payload, parse_external_debug_info, BuildId,
-    BUILD_ID_SECTION, EXTERNAL_DEBUG_INFO_SECTION,
+    BUILD_ID_SECTION, BuildId, EXTERNAL_DEBUG_INFO_SECTION, append_custom_section,
+    external_debug_info_payload, parse_external_debug_info,
 };
 pub use error::{MemoryError, OffsetError, ParseError};
 pub use layout::{CodeLocation, DwarfAddress, ModuleLayout, ModuleOffset};
-pub use memory::{CString, Memory, MemoryLimits, Region, StringEnd, DEFAULT_PAGE_SIZE};
+pub use memory::{CString, DEFAULT_PAGE_SIZE, Memory, MemoryLimits, Region, StringEnd};
 pub use model::{
     CoreDump, DumpedModule, Frame, Global, Instance, RefKind, Thread, TrapInfo, TrapKind, ValType,
     Value,

@@ -37,7 +37,8 @@ impl MemoryLimits {
 
     /// Page size in bytes.
     pub fn page_size(&self) -> u64 {
-        self.page_size_log2.map_or(DEFAULT_PAGE_SIZE, |log2| 1u64 << log2.min(63))
+        self.page_size_log2
+            .map_or(DEFAULT_PAGE_SIZE, |log2| 1u64 << log2.min(63))
     }
 
     /// Size in bytes, saturating.
@@ -183,13 +184,11 @@ impl Memory {
         }
         out.fill(0);
         let first = self.regions.partition_point(|r| r.end() <= address);
-        for region in self.regions[first..]
-            .iter()
-            .take_while(|r| r.address < end)
-        {
+        for region in self.regions[first..].iter().take_while(|r| r.address < end) {
             let from = region.address.max(address);
             let to = region.end().min(end);
-            let src = &region.bytes[(from - region.address) as usize..(to - region.address) as usize];
+            let src =
+                &region.bytes[(from - region.address) as usize..(to - region.address) as usize];
             out[(from - address) as usize..(to - address) as usize].copy_from_slice(src);
         }
         Ok(())
@@ -345,10 +344,16 @@ mod tests {
         m.write(10, &[1, 2, 3]).unwrap();
         m.write(20, &[4, 5]).unwrap();
         assert_eq!(m.regions().len(), 2);
-        assert_eq!(m.read(8, 15).unwrap(), vec![0, 0, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 4, 5, 0]);
+        assert_eq!(
+            m.read(8, 15).unwrap(),
+            vec![0, 0, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 4, 5, 0]
+        );
         m.write(12, &[9; 9]).unwrap();
         assert_eq!(m.regions().len(), 1);
-        assert_eq!(m.read(10, 12).unwrap(), vec![1, 2, 9, 9, 9, 9, 9, 9, 9, 9, 9, 5]);
+        assert_eq!(
+            m.read(10, 12).unwrap(),
+            vec![1, 2, 9, 9, 9, 9, 9, 9, 9, 9, 9, 5]
+        );
     }
 
     #[test]
@@ -372,12 +377,21 @@ mod tests {
         let mut m = one_page();
         m.write(100, b"hello\0world").unwrap();
         let s = m.read_c_string(100, 64).unwrap();
-        assert_eq!((s.bytes.as_slice(), s.end), (&b"hello"[..], StringEnd::Terminated));
+        assert_eq!(
+            (s.bytes.as_slice(), s.end),
+            (&b"hello"[..], StringEnd::Terminated)
+        );
         let s = m.read_c_string(100, 3).unwrap();
-        assert_eq!((s.bytes.as_slice(), s.end), (&b"hel"[..], StringEnd::Truncated));
+        assert_eq!(
+            (s.bytes.as_slice(), s.end),
+            (&b"hel"[..], StringEnd::Truncated)
+        );
         m.write(65533, b"abc").unwrap();
         let s = m.read_c_string(65533, 100).unwrap();
-        assert_eq!((s.bytes.as_slice(), s.end), (&b"abc"[..], StringEnd::EndOfMemory));
+        assert_eq!(
+            (s.bytes.as_slice(), s.end),
+            (&b"abc"[..], StringEnd::EndOfMemory)
+        );
         assert!(m.read_c_string(65536, 10).is_err());
     }
 

@@ -8,11 +8,11 @@ use wasmparser::{
     Payload,
 };
 
+use crate::ParseError;
 use crate::build_id::BuildId;
 use crate::ext;
 use crate::memory::{Memory, MemoryLimits};
 use crate::model::*;
-use crate::ParseError;
 
 impl CoreDump {
     /// Parses a core dump file.
@@ -41,13 +41,13 @@ impl Reader {
         }
         for payload in Parser::new(0).parse_all(bytes) {
             match payload? {
-                Payload::Version { encoding, range, .. } => {
-                    if encoding != Encoding::Module {
-                        return Err(ParseError::new(
-                            range.start,
-                            "a component is not a core dump (expected a core module)",
-                        ));
-                    }
+                Payload::Version {
+                    encoding, range, ..
+                } if encoding != Encoding::Module => {
+                    return Err(ParseError::new(
+                        range.start,
+                        "a component is not a core dump (expected a core module)",
+                    ));
                 }
                 Payload::MemorySection(reader) => {
                     for memory in reader {
@@ -130,9 +130,8 @@ impl Reader {
         section_offset: usize,
         reader: BinaryReader<'_>,
     ) -> Result<(), ParseError> {
-        let duplicate = |what: &str| {
-            ParseError::new(section_offset, format!("more than one `{what}` section"))
-        };
+        let duplicate =
+            |what: &str| ParseError::new(section_offset, format!("more than one `{what}` section"));
         match name {
             "core" => {
                 if std::mem::replace(&mut self.seen_core, true) {
@@ -208,7 +207,8 @@ impl Reader {
                     format!(
                         "{} names module {}, but the dump lists {} modules",
                         ext::MODULES_SECTION,
-                        meta.module, module_count
+                        meta.module,
+                        module_count
                     ),
                 )
             })?;
@@ -216,12 +216,15 @@ impl Reader {
             module.path = meta.path;
         }
         for (offset, excluded) in self.excluded {
-            let memory = dump.memories.get_mut(excluded.memory as usize).ok_or_else(|| {
-                ParseError::new(
-                    offset,
-                    format!("excluded range for undeclared memory {}", excluded.memory),
-                )
-            })?;
+            let memory = dump
+                .memories
+                .get_mut(excluded.memory as usize)
+                .ok_or_else(|| {
+                    ParseError::new(
+                        offset,
+                        format!("excluded range for undeclared memory {}", excluded.memory),
+                    )
+                })?;
             let end = excluded.start.saturating_add(excluded.len);
             memory
                 .exclude(excluded.start..end)
@@ -238,10 +241,18 @@ impl Reader {
                     dump.modules.len()
                 )));
             }
-            if let Some(m) = instance.memories.iter().find(|&&m| m as usize >= dump.memories.len()) {
+            if let Some(m) = instance
+                .memories
+                .iter()
+                .find(|&&m| m as usize >= dump.memories.len())
+            {
                 return Err(bad(format!("memory {m} does not exist")));
             }
-            if let Some(g) = instance.globals.iter().find(|&&g| g as usize >= dump.globals.len()) {
+            if let Some(g) = instance
+                .globals
+                .iter()
+                .find(|&&g| g as usize >= dump.globals.len())
+            {
                 return Err(bad(format!("global {g} does not exist")));
             }
         }

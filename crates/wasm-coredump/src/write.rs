@@ -9,7 +9,7 @@ use wasm_encoder::{
 };
 
 use crate::ext::{self, encode};
-use crate::memory::{nonzero_runs, Memory};
+use crate::memory::{Memory, nonzero_runs};
 use crate::model::*;
 
 /// Zero runs at least this long are left out of the written memory; shorter
@@ -37,7 +37,11 @@ impl CoreDump {
         if !self.instances.is_empty() {
             let mut instances = CoreDumpInstancesSection::new();
             for i in &self.instances {
-                instances.instance(i.module, i.memories.iter().copied(), i.globals.iter().copied());
+                instances.instance(
+                    i.module,
+                    i.memories.iter().copied(),
+                    i.globals.iter().copied(),
+                );
             }
             module.section(&instances);
         }
@@ -156,7 +160,11 @@ fn data_section(memories: &[Memory]) -> DataSection {
         let segments: Vec<(u32, Segment)> = memories
             .iter()
             .enumerate()
-            .flat_map(|(index, memory)| segments(memory, gap).into_iter().map(move |s| (index as u32, s)))
+            .flat_map(|(index, memory)| {
+                segments(memory, gap)
+                    .into_iter()
+                    .map(move |s| (index as u32, s))
+            })
             .collect();
         if segments.len() <= MAX_DATA_SEGMENTS {
             let mut data = DataSection::new();
@@ -183,7 +191,10 @@ struct Segment {
 impl Segment {
     fn bytes(&self, memory: &Memory) -> std::vec::IntoIter<u8> {
         // The segment lies within the memory by construction.
-        memory.read(self.address, self.len as usize).unwrap_or_default().into_iter()
+        memory
+            .read(self.address, self.len as usize)
+            .unwrap_or_default()
+            .into_iter()
     }
 }
 
@@ -196,8 +207,13 @@ fn segments(memory: &Memory, gap: u64) -> Vec<Segment> {
             let address = region.address + run.start as u64;
             let end = region.address + run.end as u64;
             match out.last_mut() {
-                Some(last) if address - (last.address + last.len) < gap => last.len = end - last.address,
-                _ => out.push(Segment { address, len: end - address }),
+                Some(last) if address - (last.address + last.len) < gap => {
+                    last.len = end - last.address
+                }
+                _ => out.push(Segment {
+                    address,
+                    len: end - address,
+                }),
             }
         }
     }

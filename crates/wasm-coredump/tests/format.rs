@@ -4,7 +4,9 @@ use wasm_coredump::*;
 
 fn validate(bytes: &[u8]) {
     let mut validator = wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all());
-    validator.validate_all(bytes).expect("writer output must validate");
+    validator
+        .validate_all(bytes)
+        .expect("writer output must validate");
 }
 
 fn sample_dump() -> CoreDump {
@@ -29,13 +31,41 @@ fn sample_dump() -> CoreDump {
     wide.write(8, &42u64.to_le_bytes()).unwrap();
 
     let globals = vec![
-        Global { ty: ValType::I32, mutable: true, value: Value::I32(65_536) },
-        Global { ty: ValType::I64, mutable: false, value: Value::I64(-5) },
-        Global { ty: ValType::F32, mutable: true, value: Value::F32(0x7fc0_0001) },
-        Global { ty: ValType::F64, mutable: true, value: Value::F64(2.5f64.to_bits()) },
-        Global { ty: ValType::V128, mutable: true, value: Value::V128(u128::MAX - 7) },
-        Global { ty: ValType::Ref(RefKind::Func), mutable: true, value: Value::RefNull(RefKind::Func) },
-        Global { ty: ValType::Ref(RefKind::Extern), mutable: false, value: Value::RefNull(RefKind::Extern) },
+        Global {
+            ty: ValType::I32,
+            mutable: true,
+            value: Value::I32(65_536),
+        },
+        Global {
+            ty: ValType::I64,
+            mutable: false,
+            value: Value::I64(-5),
+        },
+        Global {
+            ty: ValType::F32,
+            mutable: true,
+            value: Value::F32(0x7fc0_0001),
+        },
+        Global {
+            ty: ValType::F64,
+            mutable: true,
+            value: Value::F64(2.5f64.to_bits()),
+        },
+        Global {
+            ty: ValType::V128,
+            mutable: true,
+            value: Value::V128(u128::MAX - 7),
+        },
+        Global {
+            ty: ValType::Ref(RefKind::Func),
+            mutable: true,
+            value: Value::RefNull(RefKind::Func),
+        },
+        Global {
+            ty: ValType::Ref(RefKind::Extern),
+            mutable: false,
+            value: Value::RefNull(RefKind::Extern),
+        },
     ];
     CoreDump {
         executable_name: Some("app.wasm".into()),
@@ -45,11 +75,23 @@ fn sample_dump() -> CoreDump {
                 build_id: Some(BuildId::new([7u8; 16])),
                 path: Some("/srv/app.wasm".into()),
             },
-            DumpedModule { name: "lib".into(), build_id: None, path: None },
+            DumpedModule {
+                name: "lib".into(),
+                build_id: None,
+                path: None,
+            },
         ],
         instances: vec![
-            Instance { module: 0, memories: vec![0, 1], globals: vec![0, 1, 2, 3] },
-            Instance { module: 1, memories: vec![0], globals: vec![4, 5, 6] },
+            Instance {
+                module: 0,
+                memories: vec![0, 1],
+                globals: vec![0, 1, 2, 3],
+            },
+            Instance {
+                module: 1,
+                memories: vec![0],
+                globals: vec![4, 5, 6],
+            },
         ],
         threads: vec![
             Thread {
@@ -68,10 +110,19 @@ fn sample_dump() -> CoreDump {
                         ],
                         stack: vec![Value::I32(10), Value::I32(0)],
                     },
-                    Frame { instance: 1, function: 3, code_offset: 7, locals: vec![], stack: vec![] },
+                    Frame {
+                        instance: 1,
+                        function: 3,
+                        code_offset: 7,
+                        locals: vec![],
+                        stack: vec![],
+                    },
                 ],
             },
-            Thread { name: "worker".into(), frames: vec![] },
+            Thread {
+                name: "worker".into(),
+                frames: vec![],
+            },
         ],
         memories: vec![heap, wide],
         globals,
@@ -79,7 +130,10 @@ fn sample_dump() -> CoreDump {
             kind: TrapKind::IntegerDivideByZero,
             message: "wasm trap: integer divide by zero".into(),
         }),
-        info: vec![("capture".into(), "test".into()), ("host".into(), "unit".into())],
+        info: vec![
+            ("capture".into(), "test".into()),
+            ("host".into(), "unit".into()),
+        ],
     }
 }
 
@@ -99,7 +153,10 @@ fn memory_is_written_sparsely() {
     let mut memory = Memory::new(MemoryLimits::pages(1024)); // 64 MiB
     memory.write(1 << 20, &[1; 4096]).unwrap();
     memory.write(40 << 20, b"far away").unwrap();
-    let dump = CoreDump { memories: vec![memory.clone()], ..CoreDump::default() };
+    let dump = CoreDump {
+        memories: vec![memory.clone()],
+        ..CoreDump::default()
+    };
     let bytes = dump.to_bytes();
     assert!(bytes.len() < 8192, "dump is {} bytes", bytes.len());
     let read = CoreDump::parse(&bytes).unwrap();
@@ -116,7 +173,11 @@ fn zero_runs_inside_a_region_are_skipped() {
     bytes[0] = 1;
     bytes[9_999] = 2;
     let memory = Memory::from_snapshot(MemoryLimits::pages(1), &bytes).unwrap();
-    let file = CoreDump { memories: vec![memory], ..CoreDump::default() }.to_bytes();
+    let file = CoreDump {
+        memories: vec![memory],
+        ..CoreDump::default()
+    }
+    .to_bytes();
     assert!(file.len() < 200, "{} bytes", file.len());
 }
 
@@ -129,10 +190,17 @@ fn many_scattered_bytes_stay_under_the_segment_limit() {
         snapshot[i] = 0x5a;
     }
     let memory = Memory::from_snapshot(MemoryLimits::pages(pages), &snapshot).unwrap();
-    let bytes = CoreDump { memories: vec![memory], ..CoreDump::default() }.to_bytes();
+    let bytes = CoreDump {
+        memories: vec![memory],
+        ..CoreDump::default()
+    }
+    .to_bytes();
     validate(&bytes);
     let read = CoreDump::parse(&bytes).unwrap();
-    assert_eq!(read.memory(0).unwrap().read(0, snapshot.len()).unwrap(), snapshot);
+    assert_eq!(
+        read.memory(0).unwrap().read(0, snapshot.len()).unwrap(),
+        snapshot
+    );
 }
 
 /// Encodes a custom section by hand.
@@ -156,7 +224,10 @@ fn older_frame_layout_without_instance_index_is_read() {
     assert_eq!(frames.len(), 2);
     assert_eq!((frames[0].function, frames[0].code_offset), (5, 0x20));
     assert_eq!(frames[0].locals, vec![Value::I32(-5)]);
-    assert_eq!((frames[1].function, frames[1].stack.clone()), (9, vec![Value::Missing]));
+    assert_eq!(
+        (frames[1].function, frames[1].stack.clone()),
+        (9, vec![Value::Missing])
+    );
 }
 
 #[test]
@@ -164,7 +235,10 @@ fn current_layout_with_empty_locals_and_stack() {
     let payload = [0x00, 1, b't', 1, 0x00, 0, 17, 0x81, 0x01, 0, 0];
     let dump = CoreDump::parse(&custom("corestack", &payload)).unwrap();
     let frame = &dump.main_frames()[0];
-    assert_eq!((frame.instance, frame.function, frame.code_offset), (0, 17, 0x81));
+    assert_eq!(
+        (frame.instance, frame.function, frame.code_offset),
+        (0, 17, 0x81)
+    );
     assert!(frame.locals.is_empty() && frame.stack.is_empty());
 }
 
@@ -179,7 +253,10 @@ fn parse_err(bytes: &[u8]) -> ParseError {
 fn malformed_sections_are_errors_with_offsets() {
     // A bad value tag in a frame: wasmparser's own KnownCustom would silently
     // call this section Unknown.
-    let err = parse_err(&custom("corestack", &[0x00, 1, b't', 1, 0x00, 0, 1, 1, 1, 0x42, 0]));
+    let err = parse_err(&custom(
+        "corestack",
+        &[0x00, 1, b't', 1, 0x00, 0, 1, 1, 1, 0x42, 0],
+    ));
     assert!(err.message.contains("CoreDumpValue"), "{err}");
     assert!(err.offset > 8);
 
@@ -194,7 +271,11 @@ fn malformed_sections_are_errors_with_offsets() {
     assert!(parse_err(&twice).message.contains("more than one"));
 
     assert!(parse_err(b"").message.contains("empty"));
-    assert!(parse_err(b"\x7fELF\x02\x01\x01\0").message.contains("magic"));
+    assert!(
+        parse_err(b"\x7fELF\x02\x01\x01\0")
+            .message
+            .contains("magic")
+    );
 }
 
 #[test]
@@ -219,7 +300,11 @@ fn data_outside_memory_is_an_error() {
     let err = parse_err(&wat::parse_str(wat).unwrap());
     assert!(err.message.contains("bad data segment"), "{err}");
     let wat = r#"(module (memory 1) (data "passive"))"#;
-    assert!(parse_err(&wat::parse_str(wat).unwrap()).message.contains("passive"));
+    assert!(
+        parse_err(&wat::parse_str(wat).unwrap())
+            .message
+            .contains("passive")
+    );
 }
 
 #[test]

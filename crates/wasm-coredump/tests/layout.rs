@@ -83,12 +83,18 @@ fn offsets_convert_between_all_three_systems() {
     let div_at = body + 7;
     assert_eq!(bytes[div_at], 0x6d, "i32.div_s");
 
-    let loc = CodeLocation { function: 2, offset: 7 };
+    let loc = CodeLocation {
+        function: 2,
+        offset: 7,
+    };
     let module_offset = layout.to_module_offset(loc).unwrap();
     assert_eq!(module_offset, ModuleOffset(div_at as u64));
     let dwarf = layout.to_dwarf_address(loc).unwrap();
     assert_eq!(dwarf, DwarfAddress((div_at - payload) as u64));
-    assert_eq!(layout.location_of_module_offset(module_offset).unwrap(), loc);
+    assert_eq!(
+        layout.location_of_module_offset(module_offset).unwrap(),
+        loc
+    );
     assert_eq!(layout.location_of_dwarf_address(dwarf).unwrap(), loc);
     assert_eq!(layout.dwarf_to_module_offset(dwarf).unwrap(), module_offset);
     assert_eq!(layout.module_offset_to_dwarf(module_offset).unwrap(), dwarf);
@@ -98,23 +104,39 @@ fn offsets_convert_between_all_three_systems() {
 fn bad_offsets_are_errors() {
     let layout = ModuleLayout::parse(&module()).unwrap();
     assert_eq!(
-        layout.to_module_offset(CodeLocation { function: 0, offset: 1 }),
+        layout.to_module_offset(CodeLocation {
+            function: 0,
+            offset: 1
+        }),
         Err(OffsetError::NoSuchFunction(0))
     );
     assert_eq!(
-        layout.to_module_offset(CodeLocation { function: 7, offset: 1 }),
+        layout.to_module_offset(CodeLocation {
+            function: 7,
+            offset: 1
+        }),
         Err(OffsetError::NoSuchFunction(7))
     );
     assert_eq!(
-        layout.to_module_offset(CodeLocation { function: 2, offset: 0 }),
+        layout.to_module_offset(CodeLocation {
+            function: 2,
+            offset: 0
+        }),
         Err(OffsetError::Unknown(2))
     );
     assert!(matches!(
-        layout.to_module_offset(CodeLocation { function: 2, offset: 500 }),
+        layout.to_module_offset(CodeLocation {
+            function: 2,
+            offset: 500
+        }),
         Err(OffsetError::OutsideBody { .. })
     ));
     assert!(layout.location_of_module_offset(ModuleOffset(3)).is_err());
-    assert!(layout.location_of_module_offset(ModuleOffset(u64::MAX)).is_err());
+    assert!(
+        layout
+            .location_of_module_offset(ModuleOffset(u64::MAX))
+            .is_err()
+    );
     assert!(layout.module_offset_to_dwarf(ModuleOffset(0)).is_err());
 }
 
@@ -122,8 +144,16 @@ fn bad_offsets_are_errors() {
 fn external_debug_info_last_wins_and_sections_append_byte_exact() {
     let mut bytes = module();
     let before = bytes.clone();
-    append_custom_section(&mut bytes, EXTERNAL_DEBUG_INFO_SECTION, &external_debug_info_payload("a.wasm"));
-    append_custom_section(&mut bytes, EXTERNAL_DEBUG_INFO_SECTION, &external_debug_info_payload("b.wasm"));
+    append_custom_section(
+        &mut bytes,
+        EXTERNAL_DEBUG_INFO_SECTION,
+        &external_debug_info_payload("a.wasm"),
+    );
+    append_custom_section(
+        &mut bytes,
+        EXTERNAL_DEBUG_INFO_SECTION,
+        &external_debug_info_payload("b.wasm"),
+    );
     assert_eq!(&bytes[..before.len()], &before[..]);
     wasmparser::Validator::new().validate_all(&bytes).unwrap();
     let layout = ModuleLayout::parse(&bytes).unwrap();
