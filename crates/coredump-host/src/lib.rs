@@ -11,7 +11,7 @@ mod run;
 mod store;
 
 pub use capture::{BacktraceFrame, trap_kind};
-pub use run::{Capture, Crash, Exit, Host, HostOptions, RunOutcome, RunRequest, Stdio};
+pub use run::{Capture, Crash, Exit, Host, HostOptions, MAX_FRAMES, RunOutcome, RunRequest, Stdio};
 pub use store::write_dump_atomically;
 
 /// Errors from loading or running a module.

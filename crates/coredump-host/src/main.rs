@@ -43,12 +43,23 @@ struct RunArgs {
     /// Do not capture core dumps (traps are still reported).
     #[arg(long)]
     no_coredump: bool,
+    /// How to capture: `native` (wasmtime's dump: frames, memories, globals)
+    /// or `guest-debug` (also every frame's locals and operand stack, from
+    /// wasmtime's guest debugging; the module is compiled with debug hooks).
+    #[arg(long, value_enum, default_value = "native")]
+    capture: CaptureArg,
     /// Stop the module after it burns this much fuel (roughly, instructions).
     #[arg(long, value_name = "UNITS")]
     fuel: Option<u64>,
     /// Cap each linear memory at this many bytes.
     #[arg(long, value_name = "BYTES")]
     max_memory: Option<usize>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CaptureArg {
+    Native,
+    GuestDebug,
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {

@@ -1,5 +1,6 @@
 //! Running a WASI command module once, and what came of it.
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use wasmtime::{Config, Engine, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
@@ -16,6 +17,9 @@ use wasm_coredump::{CoreDump, TrapKind};
 pub enum Capture {
     /// wasmtime's own core dump: frames, memories and globals; no locals.
     Native,
+    /// Native capture plus wasmtime's guest debugging, which exposes every
+    /// frame's locals and operand stack at the trap. Compiles slower code.
+    GuestDebug,
     /// No dump; the trap is still reported.
     Off,
 }
@@ -122,9 +126,12 @@ pub struct RunOutcome {
     pub stderr: Vec<u8>,
 }
 
-struct HostState {
+pub(crate) struct HostState {
     wasi: WasiP1Ctx,
     limits: StoreLimits,
+    /// Frames with locals and operand stacks, recorded by the guest-debug
+    /// handler when the trap happened.
+    pub(crate) guest_frames: Option<Vec<capture::GuestFrame>>,
 }
 
 /// A configured engine that runs modules.
@@ -135,10 +142,17 @@ pub struct Host {
 
 const CAPTURED_OUTPUT_LIMIT: usize = 64 << 20;
 
+/// The most frames a backtrace or dump records (a deep recursion's oldest
+/// frames beyond this are dropped).
+pub const MAX_FRAMES: usize = 100_000;
+
 impl Host {
     pub fn new(options: HostOptions) -> Result<Self, Error> {
         let mut config = Config::new();
-        config.coredump_on_trap(options.capture == Capture::Native);
+        config.coredump_on_trap(options.capture != Capture::Off);
+        config.guest_debug(options.capture == Capture::GuestDebug);
+        // wasmtime keeps 20 frames by default; a dump wants the whole stack.
+        config.wasm_backtrace_max_frames(NonZeroUsize::new(MAX_FRAMES));
         config.consume_fuel(options.fuel.is_some());
         let engine = Engine::new(&config).map_err(Error::Engine)?;
         Ok(Host { engine, options })
@@ -164,6 +178,19 @@ impl Host {
 
     /// Runs an already compiled module; `request.wasm` must be its bytes.
     pub fn run_compiled(&self, module: &Module, request: &RunRequest) -> Result<RunOutcome, Error> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Engine(e.into()))?;
+        runtime.block_on(self.run_async(module, request))
+    }
+
+    /// Runs an already compiled module on the caller's async runtime.
+    pub async fn run_async(
+        &self,
+        module: &Module,
+        request: &RunRequest,
+    ) -> Result<RunOutcome, Error> {
         let mut builder = WasiCtxBuilder::new();
         builder
             .arg(&request.name)
@@ -198,20 +225,24 @@ impl Host {
             HostState {
                 wasi: builder.build_p1(),
                 limits: limits.build(),
+                guest_frames: None,
             },
         );
         store.limiter(|state| &mut state.limits);
+        if self.options.capture == Capture::GuestDebug {
+            store.set_debug_handler(capture::GuestFrameRecorder);
+        }
         if let Some(fuel) = self.options.fuel {
             store.set_fuel(fuel).map_err(Error::Engine)?;
         }
 
         let mut linker: Linker<HostState> = Linker::new(&self.engine);
-        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state| &mut state.wasi)
+        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state| &mut state.wasi)
             .map_err(Error::Wasi)?;
 
-        let result = match linker.instantiate(&mut store, module) {
+        let result = match linker.instantiate_async(&mut store, module).await {
             Ok(instance) => match instance.get_typed_func::<(), ()>(&mut store, "_start") {
-                Ok(start) => start.call(&mut store, ()),
+                Ok(start) => start.call_async(&mut store, ()).await,
                 Err(_) => {
                     return Err(Error::NotACommand {
                         name: request.name.clone(),
@@ -234,7 +265,7 @@ impl Host {
                 if let Some(exit) = err.downcast_ref::<I32Exit>() {
                     (Exit::Code(exit.0), None)
                 } else if let Some(trap) = err.downcast_ref::<wasmtime::Trap>() {
-                    let crash = capture::crash(&mut store, &err, *trap, request, &self.engine);
+                    let crash = capture::crash(&mut store, &err, *trap, request);
                     (Exit::Trap, Some(crash))
                 } else {
                     return Err(Error::Host(err));

@@ -278,3 +278,100 @@ fn malformed_modules_are_errors() {
         .unwrap_err();
     assert!(err.to_string().contains("no `_start`"), "{err}");
 }
+
+/// Number of locals (params included) of each defined function, by function index.
+fn local_counts(wasm: &[u8]) -> std::collections::HashMap<u32, u32> {
+    use wasmparser::{Parser, Payload, TypeRef};
+    let mut types = Vec::new();
+    let mut func_types = Vec::new();
+    let mut imported = 0u32;
+    let mut counts = std::collections::HashMap::new();
+    let mut next_body = 0u32;
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.unwrap() {
+            Payload::TypeSection(r) => {
+                for ty in r.into_iter_err_on_gc_types() {
+                    types.push(ty.unwrap().params().len() as u32);
+                }
+            }
+            Payload::ImportSection(r) => {
+                for import in r.into_imports() {
+                    if let TypeRef::Func(_) = import.unwrap().ty {
+                        imported += 1;
+                    }
+                }
+            }
+            Payload::FunctionSection(r) => func_types.extend(r.into_iter().map(|t| t.unwrap())),
+            Payload::CodeSectionEntry(body) => {
+                let params = types[func_types[next_body as usize] as usize];
+                let mut declared = 0;
+                for local in body.get_locals_reader().unwrap() {
+                    declared += local.unwrap().0;
+                }
+                counts.insert(imported + next_body, params + declared);
+                next_body += 1;
+            }
+            _ => {}
+        }
+    }
+    counts
+}
+
+#[test]
+fn guest_debug_capture_fills_every_frames_locals() {
+    let manifest = Manifest::load().unwrap();
+    let native_host = Host::new(HostOptions::default()).unwrap();
+    let debug_host = Host::new(HostOptions {
+        capture: Capture::GuestDebug,
+        ..HostOptions::default()
+    })
+    .unwrap();
+    for program in &manifest.programs {
+        let wasm = program.wasm_bytes().unwrap();
+        let layout = ModuleLayout::parse(&wasm).unwrap();
+        let counts = local_counts(&wasm);
+        let native_module = native_host.compile(&program.id, &wasm).unwrap();
+        let debug_module = debug_host.compile(&program.id, &wasm).unwrap();
+        for mode in program.modes.iter().filter(|m| m.trap.is_some()) {
+            let what = format!("{} {}", program.id, mode.mode);
+            let mut request = RunRequest::new("crash", wasm.clone());
+            request.args = mode.args.clone();
+            let native = native_host.run_compiled(&native_module, &request).unwrap();
+            let debug = debug_host.run_compiled(&debug_module, &request).unwrap();
+            let native = native.crash.unwrap().dump.unwrap();
+            let crash = debug.crash.unwrap();
+            assert_eq!(crash.dump_error, None, "{what}");
+            let dump = crash.dump.unwrap();
+            assert_eq!(dump.info("locals"), Some("wasmtime-guest-debug"), "{what}");
+            let (a, b) = (native.main_frames(), dump.main_frames());
+            assert_eq!(a.len(), b.len(), "{what}");
+            for (i, (n, g)) in a.iter().zip(b).enumerate() {
+                assert_eq!(n.function, g.function, "{what}");
+                if i == 0 && n.code_offset != g.code_offset {
+                    // Guest-debug code keeps every trap at its own instruction.
+                    let loc = CodeLocation {
+                        function: g.function,
+                        offset: g.code_offset,
+                    };
+                    check_folded_trap(&what, &wasm, &layout, n.code_offset, loc);
+                } else {
+                    assert_eq!(n.code_offset, g.code_offset, "{what}: frame {i}");
+                }
+                assert_eq!(
+                    g.locals.len() as u32,
+                    counts[&g.function],
+                    "{what}: func {}",
+                    g.function
+                );
+                assert!(
+                    g.locals.iter().all(|v| *v != wasm_coredump::Value::Missing)
+                        || g.locals.is_empty(),
+                    "{what}"
+                );
+            }
+            // Survives the writer and reader.
+            let reread = CoreDump::parse(&dump.to_bytes()).unwrap();
+            assert_eq!(reread.main_frames(), dump.main_frames());
+        }
+    }
+}
