@@ -7,10 +7,14 @@
 //! id and path recorded in the dump's extension sections.
 
 mod capture;
+mod deliver;
 mod run;
 mod store;
 
 pub use capture::{BacktraceFrame, trap_kind};
+pub use deliver::{
+    Collector, DUMP_SUFFIX, DeliveryError, FlushReport, Receipt, deliver, flush, pending_dumps,
+};
 pub use run::{Capture, Crash, Exit, Host, HostOptions, MAX_FRAMES, RunOutcome, RunRequest, Stdio};
 pub use store::write_dump_atomically;
 

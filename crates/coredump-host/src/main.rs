@@ -4,7 +4,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use coredump_host::{Capture, Host, HostOptions, RunRequest, Stdio, write_dump_atomically};
+use coredump_host::{
+    Capture, Collector, DUMP_SUFFIX, Host, HostOptions, RunRequest, Stdio, flush,
+    write_dump_atomically,
+};
 
 /// Runs WebAssembly (WASI preview 1) command modules on wasmtime and writes a
 /// core dump whenever one traps, for `wasmgdb` to open later.
@@ -22,6 +25,35 @@ enum Command {
     /// The exit status is the module's own (0, or its `proc_exit` code), or
     /// 134 (128 + SIGABRT) when it traps, as with `wasmtime run`.
     Run(RunArgs),
+    /// Send every dump in the dump directory that the collector has not
+    /// acknowledged yet.
+    Flush(FlushArgs),
+}
+
+#[derive(clap::Args)]
+struct CollectorArgs {
+    /// Collector base URL (e.g. http://127.0.0.1:7070). Dumps are spooled in
+    /// the dump directory and sent there, with retries; unsent ones go with
+    /// the next run or `flush`.
+    #[arg(long, value_name = "URL", env = "COREDUMP_COLLECTOR")]
+    collector: Option<String>,
+    /// Ingest token for the collector.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "COREDUMP_TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct FlushArgs {
+    /// The dump directory (the spool).
+    #[arg(long, value_name = "DIR", default_value = "coredumps")]
+    coredump_dir: PathBuf,
+    #[command(flatten)]
+    collector: CollectorArgs,
 }
 
 #[derive(clap::Args)]
@@ -54,6 +86,8 @@ struct RunArgs {
     /// Cap each linear memory at this many bytes.
     #[arg(long, value_name = "BYTES")]
     max_memory: Option<usize>,
+    #[command(flatten)]
+    collector: CollectorArgs,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -89,7 +123,50 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<u8> {
-    let Command::Run(args) = cli.command;
+    match cli.command {
+        Command::Run(args) => run_module(args),
+        Command::Flush(args) => {
+            let collector = collector(&args.collector)
+                .context("`flush` needs --collector (or COREDUMP_COLLECTOR)")?;
+            let pending = send_spool(&collector, &args.coredump_dir)?;
+            Ok(if pending == 0 { 0 } else { 1 })
+        }
+    }
+}
+
+fn collector(args: &CollectorArgs) -> Option<Collector> {
+    args.collector
+        .as_ref()
+        .map(|url| Collector::new(url.clone(), args.token.clone()))
+}
+
+/// Flushes the spool, reporting each dump; returns how many are still pending.
+fn send_spool(collector: &Collector, dir: &std::path::Path) -> Result<usize> {
+    let report = flush(collector, dir)?;
+    for (path, receipt) in &report.delivered {
+        eprintln!(
+            "coredump-host: delivered {} to {}: {}",
+            path.display(),
+            collector.url,
+            receipt.body.trim()
+        );
+    }
+    for (path, why) in &report.rejected {
+        eprintln!(
+            "coredump-host: collector rejected {}: {why}",
+            path.display()
+        );
+    }
+    for (path, why) in &report.pending {
+        eprintln!(
+            "coredump-host: {} stays in the spool: {why}",
+            path.display()
+        );
+    }
+    Ok(report.pending.len())
+}
+
+fn run_module(args: RunArgs) -> Result<u8> {
     let wasm = std::fs::read(&args.module)
         .with_context(|| format!("cannot read {}", args.module.display()))?;
     let name = args
@@ -137,7 +214,7 @@ fn run(cli: Cli) -> Result<u8> {
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
             let file = format!(
-                "{}-{secs}-{}.core.wasm",
+                "{}-{secs}-{}{DUMP_SUFFIX}",
                 stem.as_deref().unwrap_or("module"),
                 std::process::id()
             );
@@ -145,6 +222,12 @@ fn run(cli: Cli) -> Result<u8> {
             eprintln!("coredump-host: core dump written to {}", path.display());
         } else if let Some(why) = &crash.dump_error {
             eprintln!("coredump-host: no core dump: {why}");
+        }
+    }
+    if let Some(collector) = collector(&args.collector) {
+        // Delivery problems are reported, never turned into the module's status.
+        if let Err(err) = send_spool(&collector, &args.coredump_dir) {
+            eprintln!("coredump-host: cannot deliver dumps: {err:#}");
         }
     }
     // Exit statuses outside 0..=255 wrap, as a process's would.
