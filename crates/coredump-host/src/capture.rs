@@ -174,10 +174,9 @@ pub(crate) fn crash(
                 );
                 if let (Some(frames), Some(layout)) =
                     (store.data_mut().guest_frames.take(), &layout)
+                    && let Err(why) = add_guest_frames(&mut parsed, &frames, layout)
                 {
-                    if let Err(why) = add_guest_frames(&mut parsed, &frames, layout) {
-                        dump_error = Some(why);
-                    }
+                    dump_error = Some(why);
                 }
                 dump = Some(parsed);
             }

@@ -25,10 +25,10 @@ fn fake_collector(listener: TcpListener, script: Vec<u16>) -> Arc<Mutex<Vec<Rece
         for (n, stream) in listener.incoming().enumerate() {
             let Ok(stream) = stream else { return };
             let status = *script.get(n).or(script.last()).unwrap_or(&500);
-            if let Some(request) = serve_one(stream, status) {
-                if (200..300).contains(&status) {
-                    log.lock().unwrap().push(request);
-                }
+            if let Some(request) = serve_one(stream, status)
+                && (200..300).contains(&status)
+            {
+                log.lock().unwrap().push(request);
             }
         }
     });
