@@ -8,10 +8,20 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wasm-postmortem/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
-# node 20 runs the fixtures under V8 (node:wasi), an engine independent of ours.
-if ! command -v node >/dev/null 2>&1; then
-  echo "test.sh: installing nodejs for the V8 cross-checks" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null
+# What the tests run besides our own code, all from Debian and all on
+# loopback only:
+#   node        the fixtures and instrumented modules under V8 (node:wasi)
+#   postgresql  the collector's scale-out index (a throwaway cluster per test)
+#   chromium    the collector's web UI, driven headless through chromedriver
+missing=()
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: installing ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 # Two test threads: the machine has two cores and several tests compile

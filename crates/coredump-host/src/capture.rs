@@ -4,11 +4,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use wasm_coredump::{CoreDump, Frame, ModuleLayout, ModuleOffset, TrapInfo, TrapKind, Value};
 use wasmtime::{
-    AsContextMut, DebugEvent, DebugHandler, FrameHandle, StoreContextMut, Val, WasmBacktrace,
-    WasmCoreDump,
+    AsContextMut, DebugEvent, DebugHandler, FrameHandle, Instance, StoreContextMut, Val,
+    WasmBacktrace, WasmCoreDump,
 };
 
-use crate::run::{Crash, HostState, RunRequest};
+use crate::run::{Capture, Crash, HostState, RunRequest};
 
 /// A frame as guest debugging sees it at the trap.
 #[derive(Debug, Clone)]
@@ -137,11 +137,17 @@ fn kebab_case(name: &str) -> String {
     out
 }
 
-pub(crate) fn crash(
+/// Builds the [`Crash`] for a trap: the instrumented module's own dump when it
+/// has one (see `crates/coredump-rewrite/ABI.md`), otherwise wasmtime's native
+/// dump, with guest-debug locals filled in when they were recorded.
+pub(crate) async fn crash(
     store: &mut wasmtime::Store<HostState>,
+    instance: Option<Instance>,
     err: &wasmtime::Error,
     trap: wasmtime::Trap,
     request: &RunRequest,
+    capture: Capture,
+    instrumented: bool,
 ) -> Crash {
     let kind = trap_kind(trap);
     let message = trap.to_string();
@@ -159,36 +165,214 @@ pub(crate) fn crash(
                 .collect()
         })
         .unwrap_or_default();
-    let (mut dump, mut dump_error) = (None, None);
-    let layout = ModuleLayout::parse(&request.wasm).ok();
-    if let Some(native) = err.downcast_ref::<WasmCoreDump>() {
-        let bytes = native.serialize(store.as_context_mut(), &request.name);
-        match CoreDump::parse(&bytes) {
-            Ok(mut parsed) => {
-                enrich(
-                    &mut parsed,
-                    kind.clone(),
-                    &message,
-                    request,
-                    layout.as_ref(),
-                );
-                if let (Some(frames), Some(layout)) =
-                    (store.data_mut().guest_frames.take(), &layout)
-                    && let Err(why) = add_guest_frames(&mut parsed, &frames, layout)
-                {
-                    dump_error = Some(why);
-                }
-                dump = Some(parsed);
-            }
-            Err(err) => dump_error = Some(format!("wasmtime's core dump did not parse: {err}")),
-        }
-    }
-    Crash {
+    let mut crash = Crash {
         kind,
         message,
         backtrace,
-        dump,
-        dump_error,
+        dump: None,
+        dump_error: None,
+    };
+    if capture == Capture::Off {
+        return crash;
+    }
+    let layout = ModuleLayout::parse(&request.wasm).ok();
+    let mut abi_error = None;
+    if instrumented && let Some(instance) = instance {
+        match abi::fetch(store, instance).await {
+            Ok(Some(bytes)) => match CoreDump::parse(&bytes) {
+                Ok(mut dump) => {
+                    enrich_instrumented(&mut dump, &crash, request);
+                    crash.dump = Some(dump);
+                    return crash;
+                }
+                Err(err) => abi_error = Some(format!("the module's own dump did not parse: {err}")),
+            },
+            // Traps the rewriter does not check for leave no dump.
+            Ok(None) => {}
+            Err(why) => abi_error = Some(why),
+        }
+    }
+    let Some(native) = err.downcast_ref::<WasmCoreDump>() else {
+        crash.dump_error = Some(abi_error.unwrap_or_else(|| "wasmtime recorded no core dump".into()));
+        return crash;
+    };
+    let bytes = native.serialize(store.as_context_mut(), &request.name);
+    let mut parsed = match CoreDump::parse(&bytes) {
+        Ok(parsed) => parsed,
+        Err(err) => {
+            crash.dump_error = Some(format!("wasmtime's core dump did not parse: {err}"));
+            return crash;
+        }
+    };
+    // A start function that traps leaves no instance: an instrumented module
+    // then points at its dump from a trailer at the end of memory 0.
+    if instrumented && instance.is_none() {
+        match abi::from_trailer(&parsed) {
+            Ok(Some(bytes)) => match CoreDump::parse(&bytes) {
+                Ok(mut dump) => {
+                    enrich_instrumented(&mut dump, &crash, request);
+                    crash.dump = Some(dump);
+                    return crash;
+                }
+                Err(err) => abi_error = Some(format!("the module's own dump did not parse: {err}")),
+            },
+            Ok(None) => {}
+            Err(why) => abi_error = Some(why),
+        }
+    }
+    enrich(
+        &mut parsed,
+        crash.kind.clone(),
+        &crash.message,
+        request,
+        layout.as_ref(),
+    );
+    if instrumented {
+        // Its code offsets are the instrumented module's, not the input's.
+        parsed
+            .info
+            .push(("instrumented".into(), "coredump-rewrite; native offsets".into()));
+    }
+    if let (Some(frames), Some(layout)) = (store.data_mut().guest_frames.take(), &layout)
+        && let Err(why) = add_guest_frames(&mut parsed, &frames, layout)
+    {
+        crash.dump_error = Some(why);
+    }
+    if let Some(why) = abi_error {
+        crash.dump_error = Some(why);
+    }
+    crash.dump = Some(parsed);
+    crash
+}
+
+/// Adds the host's facts to a dump the module wrote itself, keeping its own.
+fn enrich_instrumented(dump: &mut CoreDump, crash: &Crash, request: &RunRequest) {
+    if dump.trap.is_none() {
+        dump.trap = Some(TrapInfo {
+            kind: crash.kind.clone(),
+            message: crash.message.clone(),
+        });
+    }
+    if dump.executable_name.is_none() {
+        dump.executable_name = Some(request.name.clone());
+    }
+    if let Some(path) = &request.path {
+        for module in dump.modules.iter_mut().filter(|m| m.path.is_none()) {
+            module.path = Some(path.display().to_string());
+        }
+    }
+    if dump.info("capture").is_none() {
+        dump.info.push(("capture".into(), "coredump-rewrite".into()));
+    }
+    dump.info.extend(host_facts());
+    dump.info.extend(request.context.iter().cloned());
+}
+
+/// Fetching the dump an instrumented module wrote (`crates/coredump-rewrite/ABI.md`).
+pub(crate) mod abi {
+    use wasm_coredump::CoreDump;
+    use wasmtime::{Instance, Store, Val};
+
+    use crate::run::HostState;
+
+    pub(crate) const LEN: &str = "__coredump_len";
+    const PTR: &str = "__coredump_ptr";
+    const MEMORY: &str = "__coredump_memory";
+    const TRAILER_MAGIC: &[u8; 4] = b"WCD1";
+    /// Fuel for each accessor call; they only read two globals.
+    const ACCESSOR_FUEL: u64 = 1_000_000;
+
+    /// The dump bytes, `None` when the module wrote none for this trap.
+    pub(super) async fn fetch(
+        store: &mut Store<HostState>,
+        instance: Instance,
+    ) -> Result<Option<Vec<u8>>, String> {
+        // The trap may have been running out of fuel or time: allow the
+        // accessors a little of both.
+        if store.get_fuel().is_ok() {
+            store
+                .set_fuel(ACCESSOR_FUEL)
+                .map_err(|e| format!("cannot refuel for the dump accessors: {e}"))?;
+        }
+        store.set_epoch_deadline(u64::MAX / 2);
+        let len = call(store, instance, LEN).await?;
+        if len == 0 {
+            return Ok(None);
+        }
+        let ptr = call(store, instance, PTR).await?;
+        let memory = instance
+            .get_memory(&mut *store, MEMORY)
+            .ok_or_else(|| format!("the module exports {LEN} but no {MEMORY}"))?;
+        read(memory.data(&*store), ptr, len).map(Some)
+    }
+
+    /// The dump a trailer in memory 0 of a native dump points at.
+    pub(super) fn from_trailer(native: &CoreDump) -> Result<Option<Vec<u8>>, String> {
+        let Ok(memory) = native.memory(0) else {
+            return Ok(None);
+        };
+        let Some(at) = memory.size().checked_sub(16) else {
+            return Ok(None);
+        };
+        let trailer = memory
+            .read(at, 16)
+            .map_err(|e| format!("cannot read the dump trailer: {e}"))?;
+        if &trailer[12..16] != TRAILER_MAGIC {
+            return Ok(None);
+        }
+        let mut addr = [0; 8];
+        addr.copy_from_slice(&trailer[0..8]);
+        let mut len = [0; 4];
+        len.copy_from_slice(&trailer[8..12]);
+        let (addr, len) = (u64::from_le_bytes(addr), u32::from_le_bytes(len));
+        if len == 0 {
+            return Ok(None);
+        }
+        let end = addr.checked_add(len.into()).filter(|end| *end <= at);
+        if end.is_none() {
+            return Err(format!(
+                "the dump trailer points outside memory ({len} bytes at {addr:#x})"
+            ));
+        }
+        memory
+            .read(addr, len as usize)
+            .map(Some)
+            .map_err(|e| format!("cannot read the module's dump: {e}"))
+    }
+
+    async fn call(
+        store: &mut Store<HostState>,
+        instance: Instance,
+        name: &str,
+    ) -> Result<u64, String> {
+        let func = instance
+            .get_func(&mut *store, name)
+            .ok_or_else(|| format!("the module does not export {name}"))?;
+        let mut result = [Val::I32(0)];
+        func.call_async(&mut *store, &[], &mut result)
+            .await
+            .map_err(|e| format!("{name} failed: {e}"))?;
+        match result[0] {
+            Val::I32(v) => Ok(u64::from(v as u32)),
+            Val::I64(v) => Ok(v as u64),
+            _ => Err(format!("{name} does not return an integer")),
+        }
+    }
+
+    /// `len` bytes at `ptr`, checked against the memory's size.
+    pub(super) fn read(data: &[u8], ptr: u64, len: u64) -> Result<Vec<u8>, String> {
+        let range = usize::try_from(ptr)
+            .ok()
+            .zip(usize::try_from(len).ok())
+            .and_then(|(start, len)| Some(start..start.checked_add(len)?))
+            .filter(|range| range.end <= data.len());
+        match range {
+            Some(range) => Ok(data[range].to_vec()),
+            None => Err(format!(
+                "the module's dump ({len} bytes at {ptr:#x}) lies outside its memory ({} bytes)",
+                data.len()
+            )),
+        }
     }
 }
 
@@ -249,17 +433,23 @@ fn enrich(
         module.build_id = build_id.clone();
         module.path = request.path.as_ref().map(|p| p.display().to_string());
     }
+    dump.info = vec![("capture".into(), "wasmtime-native".into())];
+    dump.info.extend(host_facts());
+    dump.info.extend(request.context.iter().cloned());
+}
+
+/// Which host captured the dump, and when.
+fn host_facts() -> [(String, String); 3] {
     let captured_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    dump.info = vec![
-        ("capture".into(), "wasmtime-native".into()),
+    [
         (
             "host".into(),
             format!("coredump-host {}", env!("CARGO_PKG_VERSION")),
         ),
         ("engine".into(), "wasmtime 48".into()),
         ("captured-at".into(), captured_at.to_string()),
-    ];
+    ]
 }

@@ -167,7 +167,14 @@ pub fn flush(collector: &Collector, dir: &Path) -> Result<FlushReport, DeliveryE
         path: dir.to_path_buf(),
         source,
     };
+    let mut unavailable: Option<String> = None;
     for path in pending_dumps(dir).map_err(io)? {
+        // Once the collector is down, the rest wait too: retrying each one
+        // would only add its backoff to the wait.
+        if let Some(why) = &unavailable {
+            report.pending.push((path, why.clone()));
+            continue;
+        }
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -181,6 +188,10 @@ pub fn flush(collector: &Collector, dir: &Path) -> Result<FlushReport, DeliveryE
                 let why = format!("status {status}: {body}");
                 mark(dir, &format!("{name}{REJECTED_SUFFIX}"), &why)?;
                 report.rejected.push((path, why));
+            }
+            Err(err @ DeliveryError::Unavailable(_)) => {
+                unavailable = Some(err.to_string());
+                report.pending.push((path, err.to_string()));
             }
             Err(err) => report.pending.push((path, err.to_string())),
         }

@@ -9,13 +9,18 @@
 mod capture;
 mod deliver;
 mod run;
+mod serve;
 mod store;
 
 pub use capture::{BacktraceFrame, trap_kind};
 pub use deliver::{
     Collector, DUMP_SUFFIX, DeliveryError, FlushReport, Receipt, deliver, flush, pending_dumps,
 };
-pub use run::{Capture, Crash, Exit, Host, HostOptions, MAX_FRAMES, RunOutcome, RunRequest, Stdio};
+pub use run::{HostState, Capture, Crash, Exit, Host, HostOptions, MAX_FRAMES, RunOutcome, RunRequest, Stdio};
+pub use serve::{
+    cgi_response, request_context, serve, serve_on, RouteConfig, ServeConfig, ServeError,
+    ServerSettings,
+};
 pub use store::write_dump_atomically;
 
 /// Errors from loading or running a module.

@@ -5,8 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use coredump_host::{
-    Capture, Collector, DUMP_SUFFIX, Host, HostOptions, RunRequest, Stdio, flush,
-    write_dump_atomically,
+    Capture, Collector, DUMP_SUFFIX, Host, HostOptions, RunRequest, ServeConfig, Stdio, flush,
+    serve, write_dump_atomically,
 };
 
 /// Runs WebAssembly (WASI preview 1) command modules on wasmtime and writes a
@@ -28,6 +28,58 @@ enum Command {
     /// Send every dump in the dump directory that the collector has not
     /// acknowledged yet.
     Flush(FlushArgs),
+    /// Serve HTTP with a WAGI/CGI gateway: each route runs a module per request.
+    ///
+    /// The request's method, path, query and headers become CGI variables
+    /// (REQUEST_METHOD, PATH_INFO, QUERY_STRING, HTTP_*, ...), its body the
+    /// module's stdin. The module's stdout is the response: CGI headers
+    /// (Content-Type, Status, Location, others passed on), a blank line, the
+    /// body. Every request runs in a fresh instance with a deadline and a
+    /// memory cap. A request that traps answers 500 with the dump's id (JSON
+    /// body and the x-coredump-id header); the dump, with the request's
+    /// method, URL and headers (credentials scrubbed), is spooled and sent to
+    /// the collector in the background.
+    ///
+    /// Logs go to stderr (RUST_LOG sets the level; default `info`). SIGINT or
+    /// SIGTERM stop accepting connections, finish in-flight requests, try to
+    /// deliver queued dumps, and exit 0. The routes.toml format is described
+    /// in the crate README; a minimal one:
+    ///
+    ///   [server]
+    ///   listen = "127.0.0.1:3000"
+    ///
+    ///   [[route]]
+    ///   path = "/hello"
+    ///   module = "hello.wasm"
+    #[command(verbatim_doc_comment)]
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The routes file (TOML: a [server] table and [[route]] tables).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Listen on this address instead of `server.listen`.
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<std::net::SocketAddr>,
+    /// Write dumps here instead of `server.coredump_dir`.
+    #[arg(long, value_name = "DIR")]
+    coredump_dir: Option<PathBuf>,
+    /// Capture mode, instead of `server.capture`.
+    #[arg(long, value_enum)]
+    capture: Option<CaptureArg>,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    #[command(flatten)]
+    collector: CollectorArgs,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(clap::Args)]
@@ -75,9 +127,11 @@ struct RunArgs {
     /// Do not capture core dumps (traps are still reported).
     #[arg(long)]
     no_coredump: bool,
-    /// How to capture: `native` (wasmtime's dump: frames, memories, globals)
-    /// or `guest-debug` (also every frame's locals and operand stack, from
-    /// wasmtime's guest debugging; the module is compiled with debug hooks).
+    /// How to capture: `native` (wasmtime's dump: frames, memories, globals;
+    /// no cost until a trap) or `guest-debug` (also every frame's locals and
+    /// operand stack, from wasmtime's guest debugging; the module is compiled
+    /// with debug hooks and runs several times slower). A module instrumented
+    /// by coredump-rewrite delivers its own dump in either mode.
     #[arg(long, value_enum, default_value = "native")]
     capture: CaptureArg,
     /// Stop the module after it burns this much fuel (roughly, instructions).
@@ -86,6 +140,9 @@ struct RunArgs {
     /// Cap each linear memory at this many bytes.
     #[arg(long, value_name = "BYTES")]
     max_memory: Option<usize>,
+    /// Stop the module after this many milliseconds (an `interrupt` trap).
+    #[arg(long, value_name = "MS")]
+    timeout_ms: Option<u64>,
     #[command(flatten)]
     collector: CollectorArgs,
 }
@@ -94,6 +151,15 @@ struct RunArgs {
 enum CaptureArg {
     Native,
     GuestDebug,
+}
+
+impl From<CaptureArg> for Capture {
+    fn from(arg: CaptureArg) -> Capture {
+        match arg {
+            CaptureArg::Native => Capture::Native,
+            CaptureArg::GuestDebug => Capture::GuestDebug,
+        }
+    }
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {
@@ -131,7 +197,59 @@ fn run(cli: Cli) -> Result<u8> {
             let pending = send_spool(&collector, &args.coredump_dir)?;
             Ok(if pending == 0 { 0 } else { 1 })
         }
+        Command::Serve(args) => serve_routes(args),
     }
+}
+
+fn serve_routes(args: ServeArgs) -> Result<u8> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+    let mut config = ServeConfig::load(&args.config)?;
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
+    if let Some(dir) = args.coredump_dir {
+        config.server.coredump_dir = dir;
+    }
+    if let Some(capture) = args.capture {
+        config.server.capture = capture.into();
+    }
+    if let Some(url) = args.collector.collector {
+        config.server.collector = Some(url);
+    }
+    if let Some(token) = args.collector.token {
+        config.server.token = Some(token);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let shutdown = shutdown_signal()?;
+        serve(config, shutdown).await?;
+        Ok(0)
+    })
+}
+
+/// Resolves on the first SIGINT or SIGTERM.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    Ok(async move {
+        let which = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(signal = which, "shutdown requested");
+    })
 }
 
 fn collector(args: &CollectorArgs) -> Option<Collector> {
@@ -178,19 +296,22 @@ fn run_module(args: RunArgs) -> Result<u8> {
         capture: if args.no_coredump {
             Capture::Off
         } else {
-            Capture::Native
+            args.capture.into()
         },
         fuel: args.fuel,
         max_memory_bytes: args.max_memory,
+        timeout: args.timeout_ms.map(std::time::Duration::from_millis),
+        pooled_instances: None,
     })?;
     let request = RunRequest {
         name: name.clone(),
         path: Some(args.module.clone()),
-        wasm,
+        wasm: wasm.into(),
         args: args.args,
         env: args.env,
         dirs: args.dirs,
         stdio: Stdio::Inherit,
+        context: Vec::new(),
     };
     let outcome = host.run(&request)?;
     if let Some(crash) = &outcome.crash {

@@ -2,8 +2,14 @@
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use wasmtime::{Config, Engine, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{
+    Config, Engine, Instance, InstanceAllocationStrategy, InstancePre, Linker, Module,
+    PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder,
+};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
@@ -13,7 +19,12 @@ use crate::capture::{self, BacktraceFrame};
 use wasm_coredump::{CoreDump, TrapKind};
 
 /// How a crash is captured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Whatever the mode, a module instrumented by `coredump-rewrite` that wrote
+/// its own dump gets that dump (its offsets are in the input module's
+/// coordinates); `Off` turns that off too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Capture {
     /// wasmtime's own core dump: frames, memories and globals; no locals.
     Native,
@@ -32,6 +43,11 @@ pub struct HostOptions {
     pub fuel: Option<u64>,
     /// Cap on each linear memory's size in bytes.
     pub max_memory_bytes: Option<usize>,
+    /// Wall-clock limit per run, enforced with epoch interruption.
+    pub timeout: Option<Duration>,
+    /// Pre-allocate this many instance slots (the pooling allocator), for
+    /// servers that instantiate per request.
+    pub pooled_instances: Option<u32>,
 }
 
 impl Default for HostOptions {
@@ -40,6 +56,8 @@ impl Default for HostOptions {
             capture: Capture::Native,
             fuel: None,
             max_memory_bytes: None,
+            timeout: None,
+            pooled_instances: None,
         }
     }
 }
@@ -60,21 +78,25 @@ pub struct RunRequest {
     pub name: String,
     /// Where the module came from, recorded in the dump.
     pub path: Option<PathBuf>,
-    pub wasm: Vec<u8>,
+    /// The module's bytes (shared: a server runs one module many times).
+    pub wasm: Arc<[u8]>,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     /// Preopened directories: host path and the guest path it appears at.
     pub dirs: Vec<(PathBuf, String)>,
     pub stdio: Stdio,
+    /// Extra facts recorded in a dump's `postmortem.info` (e.g. the HTTP request).
+    pub context: Vec<(String, String)>,
 }
 
 impl RunRequest {
     /// A request with no arguments, environment or directories, capturing stdio.
-    pub fn new(name: impl Into<String>, wasm: Vec<u8>) -> Self {
+    pub fn new(name: impl Into<String>, wasm: impl Into<Arc<[u8]>>) -> Self {
         RunRequest {
             name: name.into(),
             path: None,
-            wasm,
+            wasm: wasm.into(),
+            context: Vec::new(),
             args: Vec::new(),
             env: Vec::new(),
             dirs: Vec::new(),
@@ -126,7 +148,8 @@ pub struct RunOutcome {
     pub stderr: Vec<u8>,
 }
 
-pub(crate) struct HostState {
+/// What each store holds: the WASI context, limits and capture state.
+pub struct HostState {
     wasi: WasiP1Ctx,
     limits: StoreLimits,
     /// Frames with locals and operand stacks, recorded by the guest-debug
@@ -138,6 +161,17 @@ pub(crate) struct HostState {
 pub struct Host {
     engine: Engine,
     options: HostOptions,
+    /// Set on drop to stop the epoch ticker thread.
+    stop_ticker: Arc<AtomicBool>,
+}
+
+/// How often the epoch advances when a timeout is set.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
 }
 
 const CAPTURED_OUTPUT_LIMIT: usize = 64 << 20;
@@ -154,8 +188,50 @@ impl Host {
         // wasmtime keeps 20 frames by default; a dump wants the whole stack.
         config.wasm_backtrace_max_frames(NonZeroUsize::new(MAX_FRAMES));
         config.consume_fuel(options.fuel.is_some());
+        config.epoch_interruption(options.timeout.is_some());
+        if let Some(slots) = options.pooled_instances {
+            let mut pool = PoolingAllocationConfig::new();
+            pool.total_core_instances(slots)
+                .total_memories(slots)
+                .total_tables(slots)
+                .total_stacks(slots);
+            if let Some(max) = options.max_memory_bytes {
+                pool.max_memory_size(max);
+            }
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
         let engine = Engine::new(&config).map_err(Error::Engine)?;
-        Ok(Host { engine, options })
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        if options.timeout.is_some() {
+            let (engine, stop) = (engine.weak(), stop_ticker.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match engine.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => return,
+                    }
+                }
+            });
+        }
+        Ok(Host {
+            engine,
+            options,
+            stop_ticker,
+        })
+    }
+
+    /// Links WASI to a module once, for many instantiations.
+    pub fn pre_instantiate(&self, name: &str, module: &Module) -> Result<InstancePre<HostState>, Error> {
+        let mut linker: Linker<HostState> = Linker::new(&self.engine);
+        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state| &mut state.wasi)
+            .map_err(Error::Wasi)?;
+        linker
+            .instantiate_pre(module)
+            .map_err(|source| Error::Instantiate {
+                name: name.to_string(),
+                source,
+            })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -186,16 +262,85 @@ impl Host {
     }
 
     /// Runs an already compiled module on the caller's async runtime.
-    pub async fn run_async(
+    pub async fn run_async(&self, module: &Module, request: &RunRequest) -> Result<RunOutcome, Error> {
+        let pre = self.pre_instantiate(&request.name, module)?;
+        self.run_pre_async(&pre, request).await
+    }
+
+    /// Instantiates a linked module afresh and runs its `_start`.
+    pub async fn run_pre_async(
         &self,
-        module: &Module,
+        pre: &InstancePre<HostState>,
         request: &RunRequest,
     ) -> Result<RunOutcome, Error> {
+        let (mut store, stdout, stderr) = self.new_store(request)?;
+        let instance = pre.instantiate_async(&mut store).await;
+        let started = instance.as_ref().ok().copied();
+        let result = self.call_start(&mut store, instance, request).await?;
+        let (exit, crash) = match result {
+            Ok(()) => (Exit::Code(0), None),
+            Err(err) => {
+                if let Some(exit) = err.downcast_ref::<I32Exit>() {
+                    (Exit::Code(exit.0), None)
+                } else if let Some(trap) = err.downcast_ref::<wasmtime::Trap>() {
+                    let instrumented = pre.module().get_export(capture::abi::LEN).is_some();
+                    let crash = capture::crash(
+                        &mut store,
+                        started,
+                        &err,
+                        *trap,
+                        request,
+                        self.options.capture,
+                        instrumented,
+                    )
+                    .await;
+                    (Exit::Trap, Some(crash))
+                } else {
+                    return Err(Error::Host(err));
+                }
+            }
+        };
+        Ok(RunOutcome {
+            exit,
+            crash,
+            stdout: stdout.map(|p| p.contents().to_vec()).unwrap_or_default(),
+            stderr: stderr.map(|p| p.contents().to_vec()).unwrap_or_default(),
+        })
+    }
+
+    /// Calls `_start`; the outer error is the host's, the inner one the module's.
+    async fn call_start(
+        &self,
+        store: &mut Store<HostState>,
+        instance: wasmtime::Result<Instance>,
+        request: &RunRequest,
+    ) -> Result<wasmtime::Result<()>, Error> {
+        let instance = match instance {
+            Ok(instance) => instance,
+            // A trap in the start function surfaces here.
+            Err(err) if err.downcast_ref::<wasmtime::Trap>().is_some() => return Ok(Err(err)),
+            Err(source) => {
+                return Err(Error::Instantiate {
+                    name: request.name.clone(),
+                    source,
+                });
+            }
+        };
+        let start = instance
+            .get_typed_func::<(), ()>(&mut *store, "_start")
+            .map_err(|_| Error::NotACommand {
+                name: request.name.clone(),
+            })?;
+        Ok(start.call_async(&mut *store, ()).await)
+    }
+
+    /// A store with the request's WASI context, limits, deadline and capture hooks.
+    fn new_store(
+        &self,
+        request: &RunRequest,
+    ) -> Result<(Store<HostState>, Option<MemoryOutputPipe>, Option<MemoryOutputPipe>), Error> {
         let mut builder = WasiCtxBuilder::new();
-        builder
-            .arg(&request.name)
-            .args(&request.args)
-            .envs(&request.env);
+        builder.arg(&request.name).args(&request.args).envs(&request.env);
         for (host, guest) in &request.dirs {
             builder
                 .preopened_dir(host, guest, FsPerms::ReadWrite)
@@ -229,54 +374,16 @@ impl Host {
             },
         );
         store.limiter(|state| &mut state.limits);
-        if self.options.capture == Capture::GuestDebug {
-            store.set_debug_handler(capture::GuestFrameRecorder);
-        }
         if let Some(fuel) = self.options.fuel {
             store.set_fuel(fuel).map_err(Error::Engine)?;
         }
-
-        let mut linker: Linker<HostState> = Linker::new(&self.engine);
-        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state| &mut state.wasi)
-            .map_err(Error::Wasi)?;
-
-        let result = match linker.instantiate_async(&mut store, module).await {
-            Ok(instance) => match instance.get_typed_func::<(), ()>(&mut store, "_start") {
-                Ok(start) => start.call_async(&mut store, ()).await,
-                Err(_) => {
-                    return Err(Error::NotACommand {
-                        name: request.name.clone(),
-                    });
-                }
-            },
-            // A trap in the start function surfaces here.
-            Err(err) if err.downcast_ref::<wasmtime::Trap>().is_some() => Err(err),
-            Err(source) => {
-                return Err(Error::Instantiate {
-                    name: request.name.clone(),
-                    source,
-                });
-            }
-        };
-
-        let (exit, crash) = match result {
-            Ok(()) => (Exit::Code(0), None),
-            Err(err) => {
-                if let Some(exit) = err.downcast_ref::<I32Exit>() {
-                    (Exit::Code(exit.0), None)
-                } else if let Some(trap) = err.downcast_ref::<wasmtime::Trap>() {
-                    let crash = capture::crash(&mut store, &err, *trap, request);
-                    (Exit::Trap, Some(crash))
-                } else {
-                    return Err(Error::Host(err));
-                }
-            }
-        };
-        Ok(RunOutcome {
-            exit,
-            crash,
-            stdout: stdout.map(|p| p.contents().to_vec()).unwrap_or_default(),
-            stderr: stderr.map(|p| p.contents().to_vec()).unwrap_or_default(),
-        })
+        if let Some(timeout) = self.options.timeout {
+            let ticks = timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1);
+            store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+        }
+        if self.options.capture == Capture::GuestDebug {
+            store.set_debug_handler(capture::GuestFrameRecorder);
+        }
+        Ok((store, stdout, stderr))
     }
 }

@@ -1,0 +1,124 @@
+//! Everything a collector instance is configured with.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::store::S3Options;
+
+/// Where dump and debug files are stored.
+#[derive(Debug, Clone)]
+pub enum StoreConfig {
+    /// A local directory (fsync'd files).
+    Local(PathBuf),
+    /// An S3-compatible bucket.
+    S3(S3Options),
+}
+
+/// Size limits of uploads, in bytes.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body as sent (compressed or not).
+    pub max_body: usize,
+    /// Largest dump after decompression.
+    pub max_dump: usize,
+    /// Largest debug file.
+    pub max_debug_file: usize,
+    /// Largest metadata JSON part.
+    pub max_metadata: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body: 64 << 20,
+            max_dump: 256 << 20,
+            max_debug_file: 512 << 20,
+            max_metadata: 64 << 10,
+        }
+    }
+}
+
+/// Per-token request rate limits (a token bucket per token and instance).
+#[derive(Debug, Clone)]
+pub struct RateLimit {
+    /// Sustained requests per second; 0 disables the limit.
+    pub per_second: f64,
+    /// Requests allowed in a burst.
+    pub burst: f64,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            per_second: 1000.0,
+            burst: 2000.0,
+        }
+    }
+}
+
+/// What is kept, and for how long.
+#[derive(Debug, Clone)]
+pub struct Retention {
+    /// Dumps older than this are deleted (rows and files); `None` keeps them.
+    pub max_age: Option<Duration>,
+    /// At most this many dump files are kept per group (the newest); older
+    /// ones are pruned but stay counted and listed. `None` keeps all.
+    pub max_dumps_per_group: Option<u64>,
+    /// How long an `Idempotency-Key` is remembered.
+    pub idempotency_ttl: Duration,
+    /// How often retention runs.
+    pub interval: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_age: Some(Duration::from_secs(90 * 86_400)),
+            max_dumps_per_group: Some(100),
+            idempotency_ttl: Duration::from_secs(86_400),
+            interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A collector instance's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite:///path/index.db` or `postgres://…`.
+    pub database_url: String,
+    pub store: StoreConfig,
+    /// Tokens allowed to upload dumps and debug files. Empty: uploads are open.
+    pub ingest_tokens: Vec<String>,
+    /// Tokens allowed to read (API, UI, downloads). Empty: reading is open.
+    pub read_tokens: Vec<String>,
+    pub limits: Limits,
+    pub rate_limit: RateLimit,
+    pub retention: Retention,
+    /// How many opened debug files are kept in memory.
+    pub symbol_cache_size: usize,
+    /// The URL users reach this collector at (for the `wasmgdb` command and
+    /// links); taken from the request's `Host` when unset.
+    pub public_url: Option<String>,
+    /// How often to look for dumps whose debug file has arrived meanwhile
+    /// (uploaded through another instance, or during their own ingest).
+    pub resymbolicate_interval: Duration,
+}
+
+impl Config {
+    /// The embedded setup: SQLite index and files under `data_dir`.
+    pub fn embedded(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
+        Config {
+            database_url: format!("sqlite://{}", data_dir.join("index.db").display()),
+            store: StoreConfig::Local(data_dir.join("objects")),
+            ingest_tokens: Vec::new(),
+            read_tokens: Vec::new(),
+            limits: Limits::default(),
+            rate_limit: RateLimit::default(),
+            retention: Retention::default(),
+            symbol_cache_size: 32,
+            public_url: None,
+            resymbolicate_interval: Duration::from_secs(30),
+        }
+    }
+}
