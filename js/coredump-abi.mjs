@@ -7,7 +7,7 @@
 //   } catch (err) {
 //     if (err instanceof WebAssembly.RuntimeError || err instanceof RangeError) {
 //       const dump = coreDumpFromInstance(instance); // Uint8Array or null
-//       if (dump) await upload(dump);               // a complete spec core dump
+//       if (dump) await uploadCoreDump(collectorUrl, dump, { token }); // a complete spec core dump
 //     }
 //     throw err;
 //   }
@@ -43,4 +43,30 @@ export function coreDumpFromMemory(memory) {
   const len = view.getUint32(8, true);
   if (!len || ptr + len > buf.byteLength - 16) return null;
   return new Uint8Array(buf, ptr, len).slice();
+}
+
+/**
+ * Sends a dump to the collector (`POST {collectorUrl}/api/v1/dumps`, multipart
+ * with a `dump` part and a `metadata` JSON part) and resolves to its reply:
+ * `{id, group_id, new_group, symbolication, url}`. `idempotencyKey` makes a
+ * retry of the same upload safe. Throws on a non-2xx answer, with the
+ * collector's message.
+ */
+export async function uploadCoreDump(collectorUrl, dump, options = {}) {
+  const { token, metadata, idempotencyKey } = options;
+  const form = new FormData();
+  form.append('dump', new Blob([dump], { type: 'application/wasm' }), 'core.wasm');
+  if (metadata) {
+    form.append('metadata', new Blob([JSON.stringify(metadata)], { type: 'application/json' }));
+  }
+  const headers = {};
+  if (token) headers['Authorization'] = `Bearer ${token}`;
+  if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey;
+  const url = collectorUrl.replace(/\/+$/, '') + '/api/v1/dumps';
+  const response = await fetch(url, { method: 'POST', body: form, headers });
+  const text = await response.text();
+  if (!response.ok) {
+    throw new Error(`collector answered ${response.status}: ${text}`);
+  }
+  return JSON.parse(text);
 }

@@ -24,6 +24,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# Real-world modules for the rewriter's smoke test, from the npm registry
+# (pinned; kept in ~/.cache/wasm-postmortem/modules once fetched).
+crates/coredump-rewrite/scripts/fetch-modules.sh \
+  tree-sitter-wasms@0.1.13 @sqlite.org/sqlite-wasm@3.41.2 sql.js@1.17.0 @resvg/resvg-wasm@2.6.2 >/dev/null
+
 # Two test threads: the machine has two cores and several tests compile
 # whole fixture modules with wasmtime.
 cargo test --workspace --locked -- --test-threads=2

@@ -2,6 +2,7 @@
 # Downloads the real-world modules the size/speed benchmarks and the sweep use
 # into ~/.cache/wasm-postmortem/modules (override with $MODULES_DIR).
 # Needs npm (the npm registry); nothing is installed, packages are only packed.
+# With package names as arguments, fetches only those.
 set -euo pipefail
 dest="${MODULES_DIR:-$HOME/.cache/wasm-postmortem/modules}"
 mkdir -p "$dest/.tgz"
@@ -9,8 +10,11 @@ packages=(
   @swc/wasm esbuild-wasm sql.js @sqlite.org/sqlite-wasm pyodide
   tree-sitter-wasms @resvg/resvg-wasm onnxruntime-web
 )
+if [ $# -gt 0 ]; then packages=("$@"); fi
 for pkg in "${packages[@]}"; do
-  name="${pkg//\//__}"; name="${name//@/}"
+  base="$pkg"   # without an `@version` suffix
+  case "${pkg#@}" in *@*) base="${pkg%@*}" ;; esac
+  name="${base//\//__}"; name="${name//@/}"
   if [ -d "$dest/$name" ]; then echo "have $pkg"; continue; fi
   echo "fetching $pkg"
   tgz=$(cd "$dest/.tgz" && npm pack --silent "$pkg" | tail -1)

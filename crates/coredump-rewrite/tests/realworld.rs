@@ -1,9 +1,9 @@
-//! A smoke subset of the real-world sweep: when the modules are cached (see
-//! `scripts/fetch-modules.sh`), a few of them are rewritten with and without
-//! bounds checks and must validate with exactly the features they use, keep
-//! their exports and imports, and never grow past the size targets. Without
-//! the cache the test prints a note and passes: CI must not need the network.
-//! The full sweep over every module is `scripts/sweep.sh`.
+//! A smoke subset of the real-world sweep: a few real modules (fetched from
+//! npm by `scripts/fetch-modules.sh`, which `scripts/test.sh` runs first) are
+//! rewritten with and without bounds checks and must validate with exactly
+//! the features they use, keep their exports and imports, and never grow past
+//! the size targets. A missing module fails the test. The full sweep over
+//! every module is `scripts/sweep.sh`.
 
 mod common;
 
@@ -19,6 +19,14 @@ fn modules_dir() -> PathBuf {
                 .join(".cache/wasm-postmortem/modules")
         })
 }
+
+/// The npm packages that hold [`SMOKE`].
+const SMOKE_PACKAGES: &[&str] = &[
+    "tree-sitter-wasms",
+    "@sqlite.org/sqlite-wasm",
+    "sql.js",
+    "@resvg/resvg-wasm",
+];
 
 const SMOKE: &[&str] = &[
     "tree-sitter-wasms/out__tree-sitter-json.wasm",
@@ -53,18 +61,13 @@ fn interface(wasm: &[u8]) -> (Vec<(String, String)>, Vec<String>) {
 #[test]
 fn cached_real_world_modules() {
     let dir = modules_dir();
-    let present: Vec<PathBuf> = SMOKE
-        .iter()
-        .map(|m| dir.join(m))
-        .filter(|p| p.exists())
-        .collect();
-    if present.is_empty() {
-        eprintln!(
-            "note: no real-world modules cached in {}; skipped (run crates/coredump-rewrite/scripts/fetch-modules.sh)",
-            dir.display()
-        );
-        return;
-    }
+    let (present, missing): (Vec<PathBuf>, Vec<PathBuf>) =
+        SMOKE.iter().map(|m| dir.join(m)).partition(|p| p.exists());
+    assert!(
+        missing.is_empty(),
+        "real-world modules missing: {missing:?} (run crates/coredump-rewrite/scripts/fetch-modules.sh {})",
+        SMOKE_PACKAGES.join(" ")
+    );
     for path in present {
         let original = std::fs::read(&path).expect("read");
         let (imports, exports) = interface(&original);

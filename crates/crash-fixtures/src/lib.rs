@@ -365,6 +365,31 @@ pub fn function_name_matches(expected: &str, actual: &str) -> bool {
     strip_legacy_hash(expected) == strip_legacy_hash(actual)
 }
 
+/// Whether the manifest's `expected` frames are the first of `actual`
+/// `(function, file base name, line)` source frames, in order. The trapping
+/// frame's line may differ by one (wasmtime's trap pc against V8's); callers
+/// must point at their call exactly.
+pub fn frames_match(expected: &[ExpectedFrame], actual: &[(String, String, u32)]) -> Result<(), String> {
+    let ok = expected.len() <= actual.len()
+        && expected
+            .iter()
+            .zip(actual)
+            .enumerate()
+            .all(|(i, (e, (function, file, line)))| {
+                let line_ok = if i == 0 {
+                    e.line.abs_diff(*line) <= 1
+                } else {
+                    e.line == *line
+                };
+                function_name_matches(&e.function, function) && &e.file == file && line_ok
+            });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("expected frames {expected:?}, got {actual:?}"))
+    }
+}
+
 /// What running a fixture under node produced.
 #[derive(Debug, Clone)]
 pub struct NodeRun {

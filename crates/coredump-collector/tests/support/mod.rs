@@ -273,35 +273,7 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
-/// Whether `expected` (the manifest's frames) appear, in order and
-/// consecutively, in `actual` `(function, file base name, line)` in-app frames.
-pub fn frames_match(
-    expected: &[ExpectedFrame],
-    actual: &[(String, String, u32)],
-) -> Result<(), String> {
-    let ok = expected.len() <= actual.len()
-        && expected
-            .iter()
-            .zip(actual)
-            .enumerate()
-            .all(|(i, (e, (function, file, line)))| {
-                // The trapping frame's line may differ by one from the manifest's
-                // (wasmtime's trap pc vs V8's); callers point at their call.
-                let line_ok = if i == 0 {
-                    e.line.abs_diff(*line) <= 1
-                } else {
-                    e.line == *line
-                };
-                crash_fixtures::function_name_matches(&e.function, function)
-                    && &e.file == file
-                    && line_ok
-            });
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("expected frames {expected:?}, got {actual:?}"))
-    }
-}
+pub use crash_fixtures::frames_match;
 
 /// The in-app source frames of a dump's JSON record: `(function, file base name, line)`.
 pub fn in_app_frames(dump: &serde_json::Value) -> Vec<(String, String, u32)> {
