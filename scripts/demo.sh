@@ -1,28 +1,86 @@
 #!/usr/bin/env bash
-# The main job, end to end on embedded defaults: build the tools, run the demo
-# program (demo/app.rs, a Rust order total that overflows a u32 three calls
-# deep) in the bundled host until it crashes, and show the core dump it wrote.
-# Everything it writes goes under demo/out/.
+# The main job, end to end on embedded defaults:
+#   build the tools; split the demo program's DWARF into a debug file; instrument
+#   the stripped module; start a collector (SQLite + a local directory) and give
+#   it the debug file; run the program in the bundled host until it crashes; the
+#   dump goes to the collector, which symbolicates it; wasmgdb opens the dump by
+#   its collector id and shows where and why the program died.
+# demo/app.rs is a Rust order total whose u32 multiplication overflows three
+# calls below main. Everything the demo writes goes under demo/out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wasm-postmortem/target}"
 bin="$CARGO_TARGET_DIR/debug"
 out=demo/out
+port="${DEMO_PORT:-7070}"
+collector="http://127.0.0.1:$port"
 rm -rf "$out" && mkdir -p "$out"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+show() { printf '\033[2m$ %s\033[0m\n' "$*"; "$@"; }
 
 step "1. Build the tools"
-cargo build --locked -p coredump-host
+cargo build --locked --bins \
+  -p debuginfo-split -p coredump-rewrite -p coredump-host -p coredump-collector -p wasmgdb
 
-step "2. Run demo/app.wasm in the bundled host until it crashes"
+step "2. Split the DWARF out of demo/app.wasm (a Rust debug build)"
+printf '\033[2m$ %s\033[0m\n' "debuginfo-split demo/app.wasm -o $out/app.wasm --debug-dir $out/symbols --json"
+split_json=$("$bin/debuginfo-split" demo/app.wasm -o "$out/app.wasm" --debug-dir "$out/symbols" --json)
+echo "$split_json"
+build_id=$(printf '%s' "$split_json" | python3 -c 'import json, sys; print(json.load(sys.stdin)["build_id"])')
+debug_file=$(printf '%s' "$split_json" | python3 -c 'import json, sys; print(json.load(sys.stdin)["debug_file"])')
+ls -l demo/app.wasm "$out/app.wasm" "$debug_file"
+
+step "3. Instrument the stripped module, so that any engine can dump it"
+show "$bin/coredump-rewrite" "$out/app.wasm" "$out/app.instrumented.wasm"
+ls -l "$out/app.instrumented.wasm"
+
+step "4. Start the collector on $collector (SQLite and files in $out/collector)"
+"$bin/coredump-collector" serve --listen "127.0.0.1:$port" --data "$out/collector" \
+  >"$out/collector.log" 2>&1 &
+collector_pid=$!
+trap 'kill $collector_pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  curl -fsS "$collector/healthz" >/dev/null 2>&1 && break
+  kill -0 $collector_pid 2>/dev/null || { cat "$out/collector.log"; exit 1; }
+  sleep 0.1
+done
+echo "upload the debug file for build id $build_id:"
+show curl -fsS -X PUT --data-binary "@$debug_file" "$collector/api/v1/debug-files/$build_id"
+echo
+
+step "5. Run the instrumented program in the bundled host until it crashes"
 set +e
-"$bin/coredump-host" run --coredump-dir "$out/coredumps" demo/app.wasm
+show "$bin/coredump-host" run --coredump-dir "$out/coredumps" --collector "$collector" \
+  "$out/app.instrumented.wasm"
 status=$?
 set -e
 echo "(exit status $status: 134 means the module trapped)"
-dump=$(ls "$out"/coredumps/*.core.wasm | head -n 1)
+[ "$status" = 134 ] || { echo "demo: the program was expected to trap" >&2; exit 1; }
 
-step "3. The core dump: $dump"
-ls -l "$dump"
+step "6. The collector received and symbolicated the dump"
+dump_json=$(curl -fsS "$collector/api/v1/dumps?limit=1")
+dump_id=$(printf '%s' "$dump_json" | sed -n 's/.*"id": *"\([0-9a-f-]\{36\}\)".*/\1/p' | head -n 1)
+[ -n "$dump_id" ] || { echo "demo: no dump reached the collector: $dump_json" >&2; exit 1; }
+curl -fsS "$collector/api/v1/dumps/$dump_id" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(f"dump {d[\"id\"]}: {d[\"trap_kind\"]} in {d[\"top_frame\"]}, symbolication {d[\"symbolication\"]}")
+n = 0
+for f in d["stack"]["frames"]:
+    for loc in f["locations"]:
+        if loc.get("in_app"):
+            print(f"  #{f[\"index\"]:<3} {loc[\"function\"]} at {loc.get(\"file\", \"?\").rsplit(\"/\", 1)[-1]}:{loc.get(\"line\", 0)}")
+            n += 1
+'
+
+step "7. Debug it: wasmgdb fetches the dump by its id and the debug file by build id"
+show "$bin/wasmgdb" --collector "$collector" "$out/app.wasm" "$dump_id" --batch \
+  -ex "bt" -ex "frame 0" -ex "info locals" -ex "p *item" -ex "p item.quantity * item.unit_price_cents" \
+  -ex "up" -ex "info locals"
+
+printf '\nThe collector web UI: %s/ (this dump: %s/dumps/%s)\n' "$collector" "$collector" "$dump_id"
+if [ -t 0 ]; then
+  read -r -p "Press Enter to stop the collector. " _
+fi

@@ -1,0 +1,255 @@
+//! The whole pipeline, for every fixture program and crash mode:
+//!
+//! 1. `debuginfo-split` moves the DWARF into a debug file tagged with a build id;
+//! 2. `coredump-rewrite` instruments the stripped module;
+//! 3. a collector (SQLite and a local directory) receives the debug file;
+//! 4. each crash runs three ways, and each dump is delivered to the collector:
+//!    - the instrumented module in the bundled host (the module's own dump),
+//!    - the stripped module in the bundled host with native capture (guest
+//!      debugging, for the locals),
+//!    - the instrumented module under node 20, whose dump the reference JS
+//!      snippet extracts and uploads (an engine with no native core dumps);
+//! 5. the collector symbolicates every dump through the debug file.
+//!
+//! Every dump's symbolicated in-app frames and the trapping frame's variables
+//! must be the manifest's, and node's dump must have exactly the frames of
+//! the wasmtime run of the same instrumented module.
+
+use std::time::Duration;
+
+use coredump_collector::{Config, RunningServer};
+use coredump_host::{Capture, Collector, Host};
+use crash_fixtures::{ExpectedVariable, Manifest, Mode, frames_match};
+use end_to_end::{Prepared, in_app_frames, raw_frames, run_under_node_and_upload, scratch};
+use serde_json::Value;
+
+const INGEST_TOKEN: &str = "e2e-ingest-token";
+
+struct Api {
+    url: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn dump(&self, reply: &Value) -> Value {
+        let id = reply["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no dump id in {reply}"));
+        let response = self
+            .http
+            .get(format!("{}/api/v1/dumps/{id}", self.url))
+            .send()
+            .await
+            .expect("collector answers");
+        assert!(response.status().is_success(), "GET dump {id}: {}", response.status());
+        response.json().await.expect("dump record is JSON")
+    }
+}
+
+/// Runs `wasm` in `host` (compiled once per call) and delivers the dump.
+async fn host_run(host: &'static Host, name: &str, wasm: Vec<u8>, mode: &Mode, dir: &std::path::Path, collector: &Collector) -> Value {
+    let (name, mode, dir, collector) = (name.to_string(), mode.clone(), dir.to_path_buf(), collector.clone());
+    tokio::task::spawn_blocking(move || {
+        end_to_end::run_and_deliver(host, &name, &wasm, &mode, &dir, &collector)
+    })
+    .await
+    .expect("host run")
+}
+
+fn host(capture: Capture) -> &'static Host {
+    use std::sync::OnceLock;
+    static NATIVE: OnceLock<Host> = OnceLock::new();
+    static GUEST_DEBUG: OnceLock<Host> = OnceLock::new();
+    let cell = match capture {
+        Capture::GuestDebug => &GUEST_DEBUG,
+        _ => &NATIVE,
+    };
+    cell.get_or_init(|| end_to_end::host(capture))
+}
+
+/// Whether the manifest's `name` is a static (`g_counter` in C and Zig,
+/// `COUNTER` in Rust): those are not frame variables.
+fn is_static(name: &str) -> bool {
+    name.starts_with("g_") || name.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+}
+
+/// The manifest's variables of the trapping in-app frame that the collector
+/// shows (it evaluates that frame's parameters and locals, not expressions).
+///
+/// A variable the manifest marks `may_be_optimized_out` may be missing or
+/// shown as optimised out. In an optimised build it may also show another
+/// value: LLVM's DWARF for Wasm keeps a parameter in its local for the whole
+/// function even after the local is reused (zig ReleaseSafe's `code`), and a
+/// debugger can only show what the DWARF says.
+fn check_top_frame_variables(what: &str, dump: &Value, expected: &[ExpectedVariable], optimized: bool) -> Result<(), String> {
+    let variables: Vec<&Value> = dump["variables"]["scopes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|scope| scope["variables"].as_array().into_iter().flatten())
+        .collect();
+    let wanted: Vec<&ExpectedVariable> = expected
+        .iter()
+        .filter(|v| {
+            v.frame == 0
+                && v.expr.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !is_static(&v.expr)
+        })
+        .collect();
+    let mut checked = 0;
+    for want in &wanted {
+        let Some(got) = variables.iter().find(|v| v["name"] == want.expr.as_str()) else {
+            if want.may_be_optimized_out {
+                continue;
+            }
+            return Err(format!("{what}: no variable {} in {}", want.expr, dump["variables"]));
+        };
+        let value = got["value"].as_str().unwrap_or("");
+        let exact = match want.string_contents() {
+            Some(text) => value.contains(&format!("{text:?}")),
+            None => value == want.value,
+        };
+        let tolerated = want.may_be_optimized_out
+            && (value.contains("optimized out") || value.contains("unavailable") || optimized);
+        if !exact && !tolerated {
+            return Err(format!("{what}: {} = {value}, expected {}", want.expr, want.value));
+        }
+        checked += usize::from(exact);
+    }
+    // Debug builds keep every variable: all of them must have been checked.
+    if !optimized && checked != wanted.len() {
+        return Err(format!("{what}: {checked} of {} variables shown with their values", wanted.len()));
+    }
+    Ok(())
+}
+
+fn check_dump(what: &str, dump: &Value, mode: &Mode, optimized: bool) -> Result<(), String> {
+    let trap = mode.trap.as_ref().map(|t| t.to_string()).unwrap_or_default();
+    if dump["trap_kind"] != trap.as_str() {
+        return Err(format!("{what}: trap {} , expected {trap}", dump["trap_kind"]));
+    }
+    if dump["symbolication"] != "complete" {
+        return Err(format!("{what}: symbolication {}", dump["symbolication"]));
+    }
+    frames_match(&mode.frames, &in_app_frames(dump)).map_err(|e| format!("{what}: {e}"))?;
+    check_top_frame_variables(what, dump, &mode.variables, optimized)
+
+}
+
+async fn pipeline(program_id: &str) {
+    let manifest = Manifest::load().expect("fixture manifest");
+    let program = manifest.program(program_id).expect("fixture program").clone();
+    let prepared = tokio::task::spawn_blocking(move || Prepared::new(&program))
+        .await
+        .expect("build steps");
+    let (_keep, dir) = scratch(program_id);
+
+    let mut config = Config::embedded(&dir.join("collector"));
+    config.ingest_tokens = vec![INGEST_TOKEN.into()];
+    let server = RunningServer::start(config, "127.0.0.1:0".parse().expect("address"))
+        .await
+        .expect("collector starts");
+    let api = Api {
+        url: server.url(),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .no_proxy()
+            .build()
+            .expect("http client"),
+    };
+    let collector = Collector::new(server.url(), Some(INGEST_TOKEN.into()));
+
+    let put = api
+        .http
+        .put(format!("{}/api/v1/debug-files/{}", api.url, prepared.build_id()))
+        .bearer_auth(INGEST_TOKEN)
+        .body(prepared.split.debug.clone())
+        .send()
+        .await
+        .expect("debug file upload");
+    assert_eq!(put.status().as_u16(), 201, "{}", put.text().await.unwrap_or_default());
+
+    let mut failures = Vec::new();
+    for mode in prepared.program.modes.iter().filter(|m| m.crashes()) {
+        let instrumented = prepared.instrumented_for(mode).to_vec();
+        let instrumented_path = dir.join(format!("{}.instrumented.wasm", mode.mode));
+        std::fs::write(&instrumented_path, &instrumented).expect("write instrumented module");
+
+        let from_rewrite = host_run(host(Capture::Native), &prepared.file_name, instrumented, mode, &dir, &collector).await;
+        let from_host = host_run(host(Capture::GuestDebug), &prepared.file_name, prepared.split.stripped.clone(), mode, &dir, &collector).await;
+        let url = api.url.clone();
+        let node_mode = mode.clone();
+        let from_node = tokio::task::spawn_blocking(move || {
+            run_under_node_and_upload(&instrumented_path, &node_mode, &url, INGEST_TOKEN)
+        })
+        .await
+        .expect("node run");
+
+        let rewrite_dump = api.dump(&from_rewrite).await;
+        let host_dump = api.dump(&from_host).await;
+        let node_dump = api.dump(&from_node).await;
+        let tag = |how: &str| format!("{program_id} {} ({how})", mode.mode);
+        for (how, dump) in [("instrumented, wasmtime", &rewrite_dump), ("native capture", &host_dump), ("instrumented, node", &node_dump)] {
+            if let Err(e) = check_dump(&tag(how), dump, mode, prepared.program.optimized) {
+                failures.push(e);
+            }
+        }
+        if raw_frames(&node_dump) != raw_frames(&rewrite_dump) {
+            failures.push(format!(
+                "{}: node's frames {:?} differ from wasmtime's {:?}",
+                tag("node vs wasmtime"),
+                raw_frames(&node_dump),
+                raw_frames(&rewrite_dump)
+            ));
+        }
+        if in_app_frames(&node_dump) != in_app_frames(&rewrite_dump) {
+            failures.push(format!("{}: symbolicated frames differ", tag("node vs wasmtime")));
+        }
+        // One crash, one group, whichever way it was captured.
+        if rewrite_dump["group_id"] != node_dump["group_id"] {
+            failures.push(format!("{}: node and wasmtime dumps grouped apart", tag("grouping")));
+        }
+    }
+    server.stop().await;
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_o0() {
+    pipeline("c-O0").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_o2() {
+    pipeline("c-O2").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zig_debug() {
+    pipeline("zig-Debug").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zig_release_safe() {
+    pipeline("zig-ReleaseSafe").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_debug() {
+    pipeline("rust-debug").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_o2() {
+    pipeline("rust-O2").await;
+}
+
+/// Every program in the manifest has its test above.
+#[test]
+fn every_program_is_covered() {
+    let manifest = Manifest::load().expect("fixture manifest");
+    let covered = ["c-O0", "c-O2", "zig-Debug", "zig-ReleaseSafe", "rust-debug", "rust-O2"];
+    for program in &manifest.programs {
+        assert!(covered.contains(&program.id.as_str()), "{} has no pipeline test", program.id);
+    }
+}

@@ -1,0 +1,190 @@
+//! Support for the end-to-end tests: one fixture program taken through the
+//! build steps a user runs (`debuginfo-split`, then `coredump-rewrite` on the
+//! stripped module), then run and crashed in every way the tests need, with
+//! each dump delivered to a collector the way production delivers it.
+//!
+//! Expected results always come from the fixture manifest, never from these
+//! tools' own output.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use coredump_host::{Capture, Collector, Host, HostOptions, RunRequest, write_dump_atomically};
+use crash_fixtures::{Mode, Program, TrapKind};
+use debuginfo_split::{SplitBytes, SplitOptions};
+
+/// A fixture program after the build steps.
+pub struct Prepared {
+    pub program: Program,
+    /// The module's file name, e.g. `crash-O0.wasm`.
+    pub file_name: String,
+    pub split: SplitBytes,
+    /// The stripped module instrumented with the default checks.
+    pub instrumented: Vec<u8>,
+    /// The stripped module instrumented with `--bounds-checks` too, for the
+    /// crashes (out-of-bounds loads, a stack pointer run past address 0) that
+    /// only those checks catch.
+    pub instrumented_bounds: Vec<u8>,
+}
+
+impl Prepared {
+    pub fn new(program: &Program) -> Prepared {
+        let original = program.wasm_bytes().expect("fixture module");
+        let split = debuginfo_split::split(&original, &SplitOptions::default())
+            .unwrap_or_else(|e| panic!("{}: split: {e}", program.id));
+        let file_name = program
+            .wasm
+            .rsplit('/')
+            .next()
+            .unwrap_or(&program.wasm)
+            .to_string();
+        let rewrite = |bounds: bool| {
+            let options = coredump_rewrite::Options {
+                name: file_name.clone(),
+                checks: coredump_rewrite::Checks {
+                    bounds,
+                    ..coredump_rewrite::Checks::default()
+                },
+                ..coredump_rewrite::Options::default()
+            };
+            coredump_rewrite::rewrite(&split.stripped, &options)
+                .unwrap_or_else(|e| panic!("{}: rewrite: {e}", program.id))
+                .wasm
+        };
+        Prepared {
+            program: program.clone(),
+            instrumented: rewrite(false),
+            instrumented_bounds: rewrite(true),
+            file_name,
+            split,
+        }
+    }
+
+    pub fn build_id(&self) -> String {
+        self.split.build_id.id.to_hex()
+    }
+
+    /// The instrumented build that turns `mode`'s crash into a dump.
+    pub fn instrumented_for(&self, mode: &Mode) -> &[u8] {
+        match mode.trap {
+            Some(TrapKind::MemoryOutOfBounds) => &self.instrumented_bounds,
+            _ => &self.instrumented,
+        }
+    }
+}
+
+/// Runs `wasm` with `mode`'s arguments, which must crash, writes the dump to
+/// `dir` and delivers it to `collector` with `coredump-host`'s own delivery.
+/// Returns the collector's reply.
+pub fn run_and_deliver(
+    host: &Host,
+    name: &str,
+    wasm: &[u8],
+    mode: &Mode,
+    dir: &Path,
+    collector: &Collector,
+) -> serde_json::Value {
+    let mut request = RunRequest::new(name, wasm.to_vec());
+    request.args = mode.args.clone();
+    let outcome = host
+        .run(&request)
+        .unwrap_or_else(|e| panic!("{name} {}: {e}", mode.mode));
+    let crash = outcome
+        .crash
+        .unwrap_or_else(|| panic!("{name} {}: did not crash", mode.mode));
+    let dump = crash
+        .dump
+        .unwrap_or_else(|| panic!("{name} {}: no dump: {:?}", mode.mode, crash.dump_error));
+    let file = format!("{}-{}.core.wasm", name.trim_end_matches(".wasm"), mode.mode);
+    let path = write_dump_atomically(dir, &file, &dump.to_bytes()).expect("dump written");
+    let receipt = coredump_host::deliver(collector, &path)
+        .unwrap_or_else(|e| panic!("{name} {}: delivery: {e}", mode.mode));
+    serde_json::from_str(&receipt.body).expect("collector reply is JSON")
+}
+
+/// A host for `capture`.
+pub fn host(capture: Capture) -> Host {
+    Host::new(HostOptions {
+        capture,
+        ..HostOptions::default()
+    })
+    .expect("wasmtime engine")
+}
+
+/// Runs the instrumented `wasm` under node 20 and uploads its dump with the
+/// reference JS snippet. Returns the collector's reply.
+pub fn run_under_node_and_upload(
+    wasm_path: &Path,
+    mode: &Mode,
+    collector_url: &str,
+    token: &str,
+) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("node/run-and-upload.mjs");
+    let output = Command::new("node")
+        .arg(&script)
+        .arg(collector_url)
+        .arg(token)
+        .arg(wasm_path)
+        .args(&mode.args)
+        .output()
+        .expect("node 20 runs (scripts/test.sh installs it)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(134),
+        "{} {}: node did not trap: {stdout}\n{stderr}",
+        wasm_path.display(),
+        mode.mode
+    );
+    let reply = stdout
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("no collector reply: {stderr}"));
+    serde_json::from_str(reply).unwrap_or_else(|e| panic!("reply {reply:?}: {e}\n{stderr}"))
+}
+
+/// `(function, file base name, line)` of every in-app source location of a
+/// collector dump record, youngest first, inlined frames included.
+pub fn in_app_frames(dump: &serde_json::Value) -> Vec<(String, String, u32)> {
+    dump["stack"]["frames"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|frame| frame["locations"].as_array().into_iter().flatten())
+        .filter(|location| location["in_app"].as_bool() == Some(true))
+        .map(|location| {
+            let file = location["file"].as_str().unwrap_or("");
+            (
+                location["function"].as_str().unwrap_or("").to_string(),
+                file.rsplit('/').next().unwrap_or(file).to_string(),
+                location["line"].as_u64().unwrap_or(0) as u32,
+            )
+        })
+        .collect()
+}
+
+/// `(function index, code offset)` of every frame of a collector dump record.
+pub fn raw_frames(dump: &serde_json::Value) -> Vec<(u64, u64)> {
+    dump["stack"]["frames"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            (
+                f["function_index"].as_u64().unwrap_or(u64::MAX),
+                f["code_offset"].as_u64().unwrap_or(u64::MAX),
+            )
+        })
+        .collect()
+}
+
+/// A scratch directory for one test's files.
+pub fn scratch(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix(name)
+        .tempdir()
+        .expect("temp dir");
+    let path = dir.path().to_path_buf();
+    (dir, path)
+}
