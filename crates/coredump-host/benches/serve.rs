@@ -164,7 +164,12 @@ async fn connection(addr: SocketAddr, requests: usize) -> Vec<Duration> {
         let started = Instant::now();
         let response = sender.send_request(request).await.expect("response");
         assert_eq!(response.status(), 200);
-        let body = response.into_body().collect().await.expect("body").to_bytes();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         latencies.push(started.elapsed());
         assert_eq!(&body[..], b"hello, world\n");
     }

@@ -2,7 +2,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use wasm_coredump::{CoreDump, Frame, ModuleLayout, ModuleOffset, TrapInfo, TrapKind, Value};
+use wasm_coredump::{
+    CoreDump, DumpedModule, Frame, Global, Instance as DumpInstance, Memory, MemoryLimits,
+    ModuleLayout, ModuleOffset, RefKind, Thread, TrapInfo, TrapKind, ValType, Value,
+};
 use wasmtime::{
     AsContextMut, DebugEvent, DebugHandler, FrameHandle, Instance, StoreContextMut, Val,
     WasmBacktrace, WasmCoreDump,
@@ -193,15 +196,26 @@ pub(crate) async fn crash(
         }
     }
     let Some(native) = err.downcast_ref::<WasmCoreDump>() else {
-        crash.dump_error = Some(abi_error.unwrap_or_else(|| "wasmtime recorded no core dump".into()));
+        crash.dump_error =
+            Some(abi_error.unwrap_or_else(|| "wasmtime recorded no core dump".into()));
         return crash;
     };
-    let bytes = native.serialize(store.as_context_mut(), &request.name);
-    let mut parsed = match CoreDump::parse(&bytes) {
-        Ok(parsed) => parsed,
-        Err(err) => {
-            crash.dump_error = Some(format!("wasmtime's core dump did not parse: {err}"));
-            return crash;
+    let fast = if store.data().native_via_serialize {
+        None
+    } else {
+        native_dump(store, native, &request.name)
+    };
+    let mut parsed = match fast {
+        Some(dump) => dump,
+        None => {
+            let bytes = native.serialize(store.as_context_mut(), &request.name);
+            match CoreDump::parse(&bytes) {
+                Ok(parsed) => parsed,
+                Err(err) => {
+                    crash.dump_error = Some(format!("wasmtime's core dump did not parse: {err}"));
+                    return crash;
+                }
+            }
         }
     };
     // A start function that traps leaves no instance: an instrumented module
@@ -229,9 +243,10 @@ pub(crate) async fn crash(
     );
     if instrumented {
         // Its code offsets are the instrumented module's, not the input's.
-        parsed
-            .info
-            .push(("instrumented".into(), "coredump-rewrite; native offsets".into()));
+        parsed.info.push((
+            "instrumented".into(),
+            "coredump-rewrite; native offsets".into(),
+        ));
     }
     if let (Some(frames), Some(layout)) = (store.data_mut().guest_frames.take(), &layout)
         && let Err(why) = add_guest_frames(&mut parsed, &frames, layout)
@@ -243,6 +258,141 @@ pub(crate) async fn crash(
     }
     crash.dump = Some(parsed);
     crash
+}
+
+/// wasmtime's native dump as our model, read straight from the store.
+///
+/// It holds what `WasmCoreDump::serialize` writes, but skips that function's
+/// byte-by-byte scan of every memory and our parse of its output, which
+/// together cost far more than the 50 ms budget for a 64 MiB memory. Only
+/// for the host's own stores (one module, one instance, which defines every
+/// memory and global in order); anything else returns `None` and goes the
+/// serialising way.
+fn native_dump(
+    store: &mut wasmtime::Store<HostState>,
+    native: &WasmCoreDump,
+    name: &str,
+) -> Option<CoreDump> {
+    let ([module], [_instance]) = (native.modules(), native.instances()) else {
+        return None;
+    };
+    let module_name = module
+        .name()
+        .map_or_else(|| "<anonymous-module-0>".to_string(), str::to_string);
+    let mut memories = Vec::with_capacity(native.memories().len());
+    for memory in native.memories() {
+        let ty = memory.ty(&*store);
+        let log2 = ty.page_size_log2();
+        let limits = MemoryLimits {
+            pages: memory.size(&*store),
+            maximum: ty.maximum(),
+            memory64: ty.is_64(),
+            shared: ty.is_shared(),
+            page_size_log2: (log2 != 16).then_some(u32::from(log2)),
+        };
+        let mut dumped = Memory::new(limits);
+        let data = memory.data(&*store);
+        for range in non_zero_runs(data) {
+            dumped.write(range.start as u64, &data[range]).ok()?;
+        }
+        memories.push(dumped);
+    }
+    let mut globals = Vec::with_capacity(native.globals().len());
+    for global in native.globals() {
+        let ty = global.ty(&*store);
+        let mutable = matches!(ty.mutability(), wasmtime::Mutability::Var);
+        let (ty, value) = match global.get(&mut *store) {
+            Val::I32(v) => (ValType::I32, Value::I32(v)),
+            Val::I64(v) => (ValType::I64, Value::I64(v)),
+            Val::F32(bits) => (ValType::F32, Value::F32(bits)),
+            Val::F64(bits) => (ValType::F64, Value::F64(bits)),
+            Val::V128(v) => (ValType::V128, Value::V128(v.as_u128())),
+            // As wasmtime does: every reference as a null of its top type.
+            Val::FuncRef(_) => (ValType::Ref(RefKind::Func), Value::RefNull(RefKind::Func)),
+            Val::ExternRef(_) => (
+                ValType::Ref(RefKind::Extern),
+                Value::RefNull(RefKind::Extern),
+            ),
+            Val::AnyRef(_) => (ValType::Ref(RefKind::Any), Value::RefNull(RefKind::Any)),
+            // Rare enough to leave to the serialising path.
+            Val::ExnRef(_) | Val::ContRef(_) => return None,
+        };
+        globals.push(Global { ty, mutable, value });
+    }
+    let frames = native
+        .frames()
+        .iter()
+        .map(|frame| Frame {
+            instance: 0,
+            function: frame.func_index(),
+            code_offset: frame
+                .func_offset()
+                .and_then(|o| u32::try_from(o).ok())
+                .unwrap_or(0),
+            locals: Vec::new(),
+            stack: Vec::new(),
+        })
+        .collect();
+    let instance = DumpInstance {
+        module: 0,
+        memories: (0..memories.len() as u32).collect(),
+        globals: (0..globals.len() as u32).collect(),
+    };
+    #[cfg(test)]
+    tests::DIRECT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Some(CoreDump {
+        executable_name: Some(name.to_string()),
+        modules: vec![DumpedModule {
+            name: module_name,
+            build_id: None,
+            path: None,
+        }],
+        instances: vec![instance],
+        threads: vec![Thread {
+            name: "main".into(),
+            frames,
+        }],
+        memories,
+        globals,
+        trap: None,
+        info: Vec::new(),
+    })
+}
+
+/// Byte ranges of `data` worth storing: each 4 KiB chunk that is not all
+/// zero, trimmed of zeros at both ends (wasmtime's granularity), with ranges
+/// that touch merged.
+fn non_zero_runs(data: &[u8]) -> Vec<std::ops::Range<usize>> {
+    const CHUNK: usize = 4096;
+    let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
+    for (i, chunk) in data.chunks(CHUNK).enumerate() {
+        if all_zero(chunk) {
+            continue;
+        }
+        let (Some(first), Some(last)) = (
+            chunk.iter().position(|b| *b != 0),
+            chunk.iter().rposition(|b| *b != 0),
+        ) else {
+            continue;
+        };
+        let range = i * CHUNK + first..i * CHUNK + last + 1;
+        match runs.last_mut() {
+            Some(prev) if prev.end == range.start => prev.end = range.end,
+            _ => runs.push(range),
+        }
+    }
+    runs
+}
+
+/// Whether every byte is zero. OR-ing 16-byte words, with no early exit,
+/// lets the compiler vectorise it.
+fn all_zero(bytes: &[u8]) -> bool {
+    let words = bytes.chunks_exact(16);
+    let tail = words.remainder();
+    let ored = words.fold(0u128, |acc, w| {
+        acc | u128::from_ne_bytes(w.try_into().unwrap_or([0xff; 16]))
+    });
+    ored == 0 && tail.iter().all(|b| *b == 0)
 }
 
 /// Adds the host's facts to a dump the module wrote itself, keeping its own.
@@ -262,7 +412,8 @@ fn enrich_instrumented(dump: &mut CoreDump, crash: &Crash, request: &RunRequest)
         }
     }
     if dump.info("capture").is_none() {
-        dump.info.push(("capture".into(), "coredump-rewrite".into()));
+        dump.info
+            .push(("capture".into(), "coredump-rewrite".into()));
     }
     dump.info.extend(host_facts());
     dump.info.extend(request.context.iter().cloned());
@@ -281,6 +432,8 @@ pub(crate) mod abi {
     const TRAILER_MAGIC: &[u8; 4] = b"WCD1";
     /// Fuel for each accessor call; they only read two globals.
     const ACCESSOR_FUEL: u64 = 1_000_000;
+    /// Epoch ticks the accessors may run before the deadline check.
+    const ACCESSOR_TICKS: u64 = 10;
 
     /// The dump bytes, `None` when the module wrote none for this trap.
     pub(super) async fn fetch(
@@ -294,7 +447,8 @@ pub(crate) mod abi {
                 .set_fuel(ACCESSOR_FUEL)
                 .map_err(|e| format!("cannot refuel for the dump accessors: {e}"))?;
         }
-        store.set_epoch_deadline(u64::MAX / 2);
+        // Bounded: past the run's own deadline the next tick interrupts.
+        store.set_epoch_deadline(ACCESSOR_TICKS);
         let len = call(store, instance, LEN).await?;
         if len == 0 {
             return Ok(None);
@@ -452,4 +606,105 @@ fn host_facts() -> [(String, String); 3] {
         ("engine".into(), "wasmtime 48".into()),
         ("captured-at".into(), captured_at.to_string()),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::{Host, HostOptions, RunRequest};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// How many dumps took the direct path.
+    pub(super) static DIRECT: AtomicUsize = AtomicUsize::new(0);
+
+    #[test]
+    fn zero_runs() {
+        let mut data = vec![0u8; 5 * 4096 + 100];
+        assert!(non_zero_runs(&data).is_empty());
+        data[5] = 1;
+        data[4096 + 7] = 2; // adjacent chunk: same run
+        data[3 * 4096 + 9] = 3;
+        data[5 * 4096 + 99] = 4; // the short last chunk
+        data[2 * 4096 - 1] = 5; // touches the next chunk's first byte
+        data[2 * 4096] = 6;
+        assert_eq!(
+            non_zero_runs(&data),
+            [
+                5..6,
+                4096 + 7..2 * 4096 + 1,
+                3 * 4096 + 9..3 * 4096 + 10,
+                5 * 4096 + 99..5 * 4096 + 100
+            ]
+        );
+        assert!(all_zero(&[0; 33]) && !all_zero(&[0, 0, 1]) && all_zero(&[]));
+    }
+
+    /// The direct path must give the dump `WasmCoreDump::serialize` gives:
+    /// every fixture crash, plus memories of odd sizes and 64-bit ones.
+    #[test]
+    fn the_direct_native_dump_equals_the_serialised_one() {
+        let direct = Host::new(HostOptions::default()).unwrap();
+        let mut serialised = Host::new(HostOptions::default()).unwrap();
+        serialised.native_via_serialize = true;
+        let manifest = crash_fixtures::Manifest::load().unwrap();
+        let mut cases: Vec<(String, Vec<u8>, Vec<String>)> = Vec::new();
+        for (program, mode) in manifest.cases() {
+            if mode.crashes() {
+                let wasm = program.wasm_bytes().unwrap();
+                cases.push((
+                    format!("{} {}", program.id, mode.mode),
+                    wasm,
+                    mode.args.clone(),
+                ));
+            }
+        }
+        for (what, wat) in [
+            (
+                "memory64 with data past 4 KiB runs",
+                r#"(module (memory i64 3) (global $g (mut i64) (i64.const -5))
+                    (global f32 (f32.const 1.5)) (global $r (mut funcref) (ref.null func))
+                    (data (i64.const 4095) "ab") (data (i64.const 70000) "\01\00\00\00\00\02")
+                    (func (export "_start") unreachable))"#,
+            ),
+            (
+                "two memories",
+                r#"(module (memory 1) (memory 2 5) (data (memory 1) (i32.const 65536) "x")
+                    (func (export "_start") (i32.store (i32.const 65532) (i32.const -1))
+                      (drop (i32.load (i32.const 65536)))))"#,
+            ),
+        ] {
+            cases.push((what.into(), wat::parse_str(wat).unwrap(), Vec::new()));
+        }
+        let count = cases.len();
+        for (what, wasm, args) in cases {
+            let mut request = RunRequest::new("crash", wasm);
+            request.args = args;
+            let a = direct.run(&request).unwrap().crash.unwrap().dump.unwrap();
+            let b = serialised
+                .run(&request)
+                .unwrap()
+                .crash
+                .unwrap()
+                .dump
+                .unwrap();
+            assert_eq!(a.executable_name, b.executable_name, "{what}");
+            assert_eq!(a.modules, b.modules, "{what}");
+            assert_eq!(a.instances, b.instances, "{what}");
+            assert_eq!(a.threads, b.threads, "{what}");
+            assert_eq!(a.globals, b.globals, "{what}");
+            assert_eq!(a.trap, b.trap, "{what}");
+            assert_eq!(a.memories.len(), b.memories.len(), "{what}");
+            for (m, n) in a.memories.iter().zip(&b.memories) {
+                assert_eq!(m.limits(), n.limits(), "{what}");
+                let size = usize::try_from(m.size()).unwrap();
+                assert_eq!(m.read(0, size).unwrap(), n.read(0, size).unwrap(), "{what}");
+                assert_eq!(m.stored_bytes(), n.stored_bytes(), "{what}");
+            }
+        }
+        assert_eq!(
+            DIRECT.load(Ordering::Relaxed),
+            count,
+            "every direct dump took the direct path"
+        );
+    }
 }

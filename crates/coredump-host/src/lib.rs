@@ -2,9 +2,12 @@
 //! a spec core dump, written with the `wasm-coredump` crate.
 //!
 //! The host owns the engine configuration and the mapping from wasmtime's
-//! view of a crash (trap code, native `WasmCoreDump`, backtrace) to the
+//! view of a crash (trap code, native `WasmCoreDump`, guest-debug frames, or
+//! the dump a `coredump-rewrite`-instrumented module wrote itself) to the
 //! project's dump model, with the trap kind, message and the module's build
-//! id and path recorded in the dump's extension sections.
+//! id and path recorded in the dump's extension sections. Around that: dump
+//! files written atomically, delivery to the collector through an on-disk
+//! spool (`deliver`), and a WAGI/CGI HTTP gateway (`serve`).
 
 mod capture;
 mod deliver;
@@ -16,10 +19,12 @@ pub use capture::{BacktraceFrame, trap_kind};
 pub use deliver::{
     Collector, DUMP_SUFFIX, DeliveryError, FlushReport, Receipt, deliver, flush, pending_dumps,
 };
-pub use run::{HostState, Capture, Crash, Exit, Host, HostOptions, MAX_FRAMES, RunOutcome, RunRequest, Stdio};
+pub use run::{
+    Capture, Crash, Exit, Host, HostOptions, HostState, MAX_FRAMES, RunOutcome, RunRequest, Stdio,
+};
 pub use serve::{
-    cgi_response, request_context, serve, serve_on, RouteConfig, ServeConfig, ServeError,
-    ServerSettings,
+    DUMP_ID_HEADER, RouteConfig, ServeConfig, ServeError, ServerSettings, cgi_response,
+    request_context, serve, serve_on,
 };
 pub use store::write_dump_atomically;
 

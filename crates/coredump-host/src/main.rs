@@ -28,29 +28,47 @@ enum Command {
     /// Send every dump in the dump directory that the collector has not
     /// acknowledged yet.
     Flush(FlushArgs),
-    /// Serve HTTP with a WAGI/CGI gateway: each route runs a module per request.
+    /// Serve HTTP with a WAGI/CGI gateway: each route runs a module per request
     ///
     /// The request's method, path, query and headers become CGI variables
-    /// (REQUEST_METHOD, PATH_INFO, QUERY_STRING, HTTP_*, ...), its body the
-    /// module's stdin. The module's stdout is the response: CGI headers
-    /// (Content-Type, Status, Location, others passed on), a blank line, the
-    /// body. Every request runs in a fresh instance with a deadline and a
-    /// memory cap. A request that traps answers 500 with the dump's id (JSON
-    /// body and the x-coredump-id header); the dump, with the request's
-    /// method, URL and headers (credentials scrubbed), is spooled and sent to
-    /// the collector in the background.
+    /// (REQUEST_METHOD, SCRIPT_NAME, PATH_INFO, QUERY_STRING, CONTENT_TYPE,
+    /// CONTENT_LENGTH, HTTP_*, ...), its body the module's stdin. The
+    /// module's stdout is the response: CGI headers (Content-Type, Status,
+    /// Location, others passed on), a blank line, the body. Every request
+    /// runs in a fresh instance with a deadline and a memory cap. A request
+    /// that traps answers 500 with the dump's id (JSON body and the
+    /// x-coredump-id header); the dump, with the request's method, URL and
+    /// headers (credentials scrubbed), is spooled and sent to the collector
+    /// in the background, and retried while the collector is down.
     ///
     /// Logs go to stderr (RUST_LOG sets the level; default `info`). SIGINT or
     /// SIGTERM stop accepting connections, finish in-flight requests, try to
-    /// deliver queued dumps, and exit 0. The routes.toml format is described
-    /// in the crate README; a minimal one:
+    /// deliver queued dumps, and exit 0.
+    ///
+    /// routes.toml (every [server] key is optional; defaults shown; module
+    /// paths are relative to the file; see the crate README):
     ///
     ///   [server]
     ///   listen = "127.0.0.1:3000"
+    ///   coredump_dir = "coredumps"      # dumps and the delivery spool
+    ///   collector = "http://127.0.0.1:7070"   # default: none
+    ///   token = "..."                   # better: COREDUMP_TOKEN
+    ///   timeout_ms = 10000              # per request (an `interrupt` trap)
+    ///   max_memory_bytes = 268435456    # per instance
+    ///   max_body_bytes = 16777216       # larger bodies get 413
+    ///   instances = 128                 # pooled slots = requests at once
+    ///   capture = "native"              # or "guest-debug", "off"
+    ///   retry_interval_ms = 30000       # retry of undelivered dumps
     ///
     ///   [[route]]
-    ///   path = "/hello"
+    ///   path = "/hello"                 # exact path
     ///   module = "hello.wasm"
+    ///
+    ///   [[route]]
+    ///   path = "/api/..."               # /api and everything below it
+    ///   module = "api.wasm"
+    ///   args = ["--verbose"]            # after argv[0]
+    ///   env = { MODE = "prod" }         # extra variables
     #[command(verbatim_doc_comment)]
     Serve(ServeArgs),
 }
@@ -151,6 +169,8 @@ struct RunArgs {
 enum CaptureArg {
     Native,
     GuestDebug,
+    /// No dump (as `--no-coredump`).
+    Off,
 }
 
 impl From<CaptureArg> for Capture {
@@ -158,6 +178,7 @@ impl From<CaptureArg> for Capture {
         match arg {
             CaptureArg::Native => Capture::Native,
             CaptureArg::GuestDebug => Capture::GuestDebug,
+            CaptureArg::Off => Capture::Off,
         }
     }
 }

@@ -2,13 +2,13 @@
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use wasmtime::{
     Config, Engine, Instance, InstanceAllocationStrategy, InstancePre, Linker, Module,
-    PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder,
+    PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline,
 };
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
@@ -43,7 +43,9 @@ pub struct HostOptions {
     pub fuel: Option<u64>,
     /// Cap on each linear memory's size in bytes.
     pub max_memory_bytes: Option<usize>,
-    /// Wall-clock limit per run, enforced with epoch interruption.
+    /// Wall-clock limit per run, enforced with epoch interruption (an
+    /// `interrupt` trap). Runs also yield to their executor at every epoch
+    /// tick, so on a server one long run does not hold a worker thread.
     pub timeout: Option<Duration>,
     /// Pre-allocate this many instance slots (the pooling allocator), for
     /// servers that instantiate per request.
@@ -155,6 +157,9 @@ pub struct HostState {
     /// Frames with locals and operand stacks, recorded by the guest-debug
     /// handler when the trap happened.
     pub(crate) guest_frames: Option<Vec<capture::GuestFrame>>,
+    /// Take native dumps through `WasmCoreDump::serialize` (the slow,
+    /// reference path; tests compare the two).
+    pub(crate) native_via_serialize: bool,
 }
 
 /// A configured engine that runs modules.
@@ -163,7 +168,16 @@ pub struct Host {
     options: HostOptions,
     /// Set on drop to stop the epoch ticker thread.
     stop_ticker: Arc<AtomicBool>,
+    /// WASI, linked once for every module.
+    linker: Linker<HostState>,
+    /// Drives [`Host::run_compiled`]; made on first use.
+    runtime: OnceLock<tokio::runtime::Runtime>,
+    /// See [`HostState::native_via_serialize`].
+    pub(crate) native_via_serialize: bool,
 }
+
+/// The stdout and stderr pipes of a run with [`Stdio::Capture`].
+type CapturedOutput = (Option<MemoryOutputPipe>, Option<MemoryOutputPipe>);
 
 /// How often the epoch advances when a timeout is set.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -171,6 +185,10 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 impl Drop for Host {
     fn drop(&mut self) {
         self.stop_ticker.store(true, Ordering::Relaxed);
+        // Dropping a runtime blocks, which async code may not do.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
@@ -214,19 +232,26 @@ impl Host {
                 }
             });
         }
+        let mut linker: Linker<HostState> = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state| &mut state.wasi)
+            .map_err(Error::Wasi)?;
         Ok(Host {
             engine,
             options,
             stop_ticker,
+            linker,
+            runtime: OnceLock::new(),
+            native_via_serialize: false,
         })
     }
 
     /// Links WASI to a module once, for many instantiations.
-    pub fn pre_instantiate(&self, name: &str, module: &Module) -> Result<InstancePre<HostState>, Error> {
-        let mut linker: Linker<HostState> = Linker::new(&self.engine);
-        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state| &mut state.wasi)
-            .map_err(Error::Wasi)?;
-        linker
+    pub fn pre_instantiate(
+        &self,
+        name: &str,
+        module: &Module,
+    ) -> Result<InstancePre<HostState>, Error> {
+        self.linker
             .instantiate_pre(module)
             .map_err(|source| Error::Instantiate {
                 name: name.to_string(),
@@ -254,15 +279,29 @@ impl Host {
 
     /// Runs an already compiled module; `request.wasm` must be its bytes.
     pub fn run_compiled(&self, module: &Module, request: &RunRequest) -> Result<RunOutcome, Error> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::Engine(e.into()))?;
+        let runtime = match self.runtime.get() {
+            Some(runtime) => runtime,
+            None => {
+                // One worker drives timers and I/O; the run itself is polled
+                // on the caller's thread, so runs from many threads proceed
+                // in parallel.
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                    .map_err(|e| Error::Engine(e.into()))?;
+                self.runtime.get_or_init(|| runtime)
+            }
+        };
         runtime.block_on(self.run_async(module, request))
     }
 
     /// Runs an already compiled module on the caller's async runtime.
-    pub async fn run_async(&self, module: &Module, request: &RunRequest) -> Result<RunOutcome, Error> {
+    pub async fn run_async(
+        &self,
+        module: &Module,
+        request: &RunRequest,
+    ) -> Result<RunOutcome, Error> {
         let pre = self.pre_instantiate(&request.name, module)?;
         self.run_pre_async(&pre, request).await
     }
@@ -273,7 +312,7 @@ impl Host {
         pre: &InstancePre<HostState>,
         request: &RunRequest,
     ) -> Result<RunOutcome, Error> {
-        let (mut store, stdout, stderr) = self.new_store(request)?;
+        let (mut store, (stdout, stderr)) = self.new_store(request)?;
         let instance = pre.instantiate_async(&mut store).await;
         let started = instance.as_ref().ok().copied();
         let result = self.call_start(&mut store, instance, request).await?;
@@ -335,12 +374,12 @@ impl Host {
     }
 
     /// A store with the request's WASI context, limits, deadline and capture hooks.
-    fn new_store(
-        &self,
-        request: &RunRequest,
-    ) -> Result<(Store<HostState>, Option<MemoryOutputPipe>, Option<MemoryOutputPipe>), Error> {
+    fn new_store(&self, request: &RunRequest) -> Result<(Store<HostState>, CapturedOutput), Error> {
         let mut builder = WasiCtxBuilder::new();
-        builder.arg(&request.name).args(&request.args).envs(&request.env);
+        builder
+            .arg(&request.name)
+            .args(&request.args)
+            .envs(&request.env);
         for (host, guest) in &request.dirs {
             builder
                 .preopened_dir(host, guest, FsPerms::ReadWrite)
@@ -371,6 +410,7 @@ impl Host {
                 wasi: builder.build_p1(),
                 limits: limits.build(),
                 guest_frames: None,
+                native_via_serialize: self.native_via_serialize,
             },
         );
         store.limiter(|state| &mut state.limits);
@@ -378,12 +418,21 @@ impl Host {
             store.set_fuel(fuel).map_err(Error::Engine)?;
         }
         if let Some(timeout) = self.options.timeout {
-            let ticks = timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1);
-            store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+            // Every tick, give the executor a turn (a long request must not
+            // hold a server's worker thread), and trap once time is up.
+            let deadline = Instant::now() + timeout;
+            store.set_epoch_deadline(1);
+            store.epoch_deadline_callback(move |_| {
+                Ok(if Instant::now() >= deadline {
+                    UpdateDeadline::Interrupt
+                } else {
+                    UpdateDeadline::Yield(1)
+                })
+            });
         }
         if self.options.capture == Capture::GuestDebug {
             store.set_debug_handler(capture::GuestFrameRecorder);
         }
-        Ok((store, stdout, stderr))
+        Ok((store, (stdout, stderr)))
     }
 }

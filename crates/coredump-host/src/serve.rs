@@ -23,7 +23,7 @@ use serde::Deserialize;
 use tokio::sync::{Semaphore, mpsc};
 use wasmtime::InstancePre;
 
-use crate::deliver::{flush, Collector, DUMP_SUFFIX};
+use crate::deliver::{Collector, DUMP_SUFFIX, flush};
 use crate::run::{Capture, Exit, Host, HostOptions, HostState, RunRequest, Stdio};
 use crate::store::write_dump_atomically;
 
@@ -97,13 +97,19 @@ pub struct RouteConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("bad config {path}: {message}")]
     Config { path: PathBuf, message: String },
     #[error(transparent)]
     Host(#[from] crate::Error),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("the server failed: {0}")]
     Io(std::io::Error),
 }
@@ -211,7 +217,11 @@ pub async fn serve_on(
     config: ServeConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let settings = config.server.clone();
+    let mut settings = config.server.clone();
+    // SERVER_NAME and SERVER_PORT name where the server really listens.
+    if let Ok(addr) = listener.local_addr() {
+        settings.listen = addr;
+    }
     let host = Host::new(HostOptions {
         capture: settings.capture,
         fuel: None,
@@ -269,10 +279,7 @@ pub async fn serve_on(
     let app = axum::Router::new()
         .fallback(handle)
         .with_state(gateway.clone());
-    match listener.local_addr() {
-        Ok(addr) => tracing::info!(%addr, "serving"),
-        Err(err) => tracing::warn!(%err, "serving on an unknown address"),
-    }
+    tracing::info!(addr = %gateway.settings.listen, routes = gateway.routes.len(), "serving");
     // Responses are small and latency matters: no Nagle delays.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         if let Err(err) = tcp.set_nodelay(true) {
@@ -356,15 +363,31 @@ async fn deliver_dumps(
 
 /// Whether a header carries credentials, which never go into a dump.
 fn is_secret_header(name: &str) -> bool {
-    const EXACT: &[&str] = &["authorization", "proxy-authorization", "cookie", "set-cookie"];
-    const PARTS: &[&str] = &["token", "secret", "api-key", "apikey", "password", "session", "csrf", "signature"];
+    const EXACT: &[&str] = &[
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+    ];
+    const PARTS: &[&str] = &[
+        "token",
+        "secret",
+        "api-key",
+        "apikey",
+        "password",
+        "session",
+        "csrf",
+        "signature",
+    ];
     let name = name.to_ascii_lowercase();
     EXACT.contains(&name.as_str()) || PARTS.iter().any(|part| name.contains(part))
 }
 
 /// Whether a query parameter's value is scrubbed from the recorded URL.
 fn is_secret_param(name: &str) -> bool {
-    const PARTS: &[&str] = &["token", "secret", "key", "password", "passwd", "auth", "session", "sig", "code"];
+    const PARTS: &[&str] = &[
+        "token", "secret", "key", "password", "passwd", "auth", "session", "sig", "code",
+    ];
     let name = name.to_ascii_lowercase();
     PARTS.iter().any(|part| name.contains(part))
 }
@@ -440,9 +463,19 @@ async fn respond(
     };
     let body: Bytes = match axum::body::to_bytes(body, gateway.settings.max_body_bytes).await {
         Ok(body) => body,
-        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response(),
+        Err(_) => {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response();
+        }
     };
-    let env = cgi_environment(route, &method, &uri, &headers, &body, peer, &gateway.settings);
+    let env = cgi_environment(
+        route,
+        &method,
+        &uri,
+        &headers,
+        &body,
+        peer,
+        &gateway.settings,
+    );
     // Wait for a free instance slot rather than fail the instantiation.
     let Ok(_slot) = gateway.slots.acquire().await else {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
@@ -482,8 +515,12 @@ async fn respond(
                 "message": crash.message,
                 "dump_id": dump_id,
             });
-            let mut response = (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response();
-            if let Some(id) = dump_id.as_deref().and_then(|id| HeaderValue::from_str(id).ok()) {
+            let mut response =
+                (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response();
+            if let Some(id) = dump_id
+                .as_deref()
+                .and_then(|id| HeaderValue::from_str(id).ok())
+            {
                 response.headers_mut().insert(DUMP_ID_HEADER, id);
             }
             response
@@ -497,7 +534,9 @@ async fn respond(
             )
                 .into_response()
         }
-        (Exit::Trap, None) => (StatusCode::INTERNAL_SERVER_ERROR, "module trapped\n").into_response(),
+        (Exit::Trap, None) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "module trapped\n").into_response()
+        }
     }
 }
 
@@ -545,7 +584,10 @@ fn cgi_environment(
     let path_info = uri.path().strip_prefix(script).unwrap_or("");
     let mut env: Vec<(String, String)> = vec![
         ("GATEWAY_INTERFACE".into(), "CGI/1.1".into()),
-        ("SERVER_SOFTWARE".into(), format!("coredump-host/{}", env!("CARGO_PKG_VERSION"))),
+        (
+            "SERVER_SOFTWARE".into(),
+            format!("coredump-host/{}", env!("CARGO_PKG_VERSION")),
+        ),
         ("SERVER_PROTOCOL".into(), "HTTP/1.1".into()),
         ("SERVER_NAME".into(), settings.listen.ip().to_string()),
         ("SERVER_PORT".into(), settings.listen.port().to_string()),
@@ -566,11 +608,18 @@ fn cgi_environment(
     }
     for (name, value) in headers {
         // As in CGI, credentials are not handed to the program.
-        if name == "authorization" || name == "proxy-authorization" || name == "content-type" || name == "content-length" {
+        if name == "authorization"
+            || name == "proxy-authorization"
+            || name == "content-type"
+            || name == "content-length"
+        {
             continue;
         }
         if let Ok(value) = value.to_str() {
-            let key = format!("HTTP_{}", name.as_str().to_ascii_uppercase().replace('-', "_"));
+            let key = format!(
+                "HTTP_{}",
+                name.as_str().to_ascii_uppercase().replace('-', "_")
+            );
             env.push((key, value.to_string()));
         }
     }
@@ -607,7 +656,10 @@ fn full_url(uri: &Uri, headers: &HeaderMap, settings: &ServerSettings) -> String
         .and_then(|h| h.to_str().ok())
         .map(str::to_string)
         .unwrap_or_else(|| settings.listen.to_string());
-    format!("http://{host}{}", uri.path_and_query().map_or("/", |p| p.as_str()))
+    format!(
+        "http://{host}{}",
+        uri.path_and_query().map_or("/", |p| p.as_str())
+    )
 }
 
 /// Turns a CGI program's output into a response: headers up to the first
@@ -623,7 +675,10 @@ pub fn cgi_response(output: &[u8]) -> Response {
         };
         let (name, value) = (name.trim(), value.trim());
         if name.eq_ignore_ascii_case("status") {
-            let code = value.split_whitespace().next().and_then(|c| c.parse::<u16>().ok());
+            let code = value
+                .split_whitespace()
+                .next()
+                .and_then(|c| c.parse::<u16>().ok());
             match code.and_then(|c| StatusCode::from_u16(c).ok()) {
                 Some(code) => status = Some(code),
                 None => return bad_gateway("malformed CGI Status header"),
@@ -648,7 +703,13 @@ pub fn cgi_response(output: &[u8]) -> Response {
 }
 
 /// Headers a CGI program may not set.
-const HOP_BY_HOP: &[&str] = &["content-length", "transfer-encoding", "connection", "keep-alive", "upgrade"];
+const HOP_BY_HOP: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+];
 
 fn bad_gateway(why: &'static str) -> Response {
     (StatusCode::BAD_GATEWAY, format!("{why}\n")).into_response()

@@ -33,7 +33,11 @@ fn rewriter_dump() -> Vec<u8> {
 /// A module exporting the ABI whose `_start` "writes" `dump` (a data
 /// segment), sets the accessors to `(ptr, len)` and traps with `unreachable`.
 fn abi_module(dump: &[u8], ptr: u64, len: u64, memory64: bool) -> Vec<u8> {
-    let (ty, idx) = if memory64 { ("i64", "i64") } else { ("i32", "i32") };
+    let (ty, idx) = if memory64 {
+        ("i64", "i64")
+    } else {
+        ("i32", "i32")
+    };
     let pages = (DUMP_AT + dump.len() as u64).div_ceil(65536);
     let wat = format!(
         r#"(module
@@ -92,7 +96,10 @@ fn the_modules_own_dump_is_used() {
             assert_eq!(dump.modules[0].path.as_deref(), Some("/srv/app.wasm"));
             assert_eq!(dump.info("request.method"), Some("GET"));
             assert!(dump.info("host").is_some());
-            assert_eq!(dump.memory(0).unwrap().read(100, 13).unwrap(), b"request state");
+            assert_eq!(
+                dump.memory(0).unwrap().read(100, 13).unwrap(),
+                b"request state"
+            );
         }
     }
 }
@@ -121,7 +128,10 @@ fn a_bad_pointer_is_reported_and_the_native_dump_kept() {
         assert_eq!(crash.dump.unwrap().info("capture"), Some("wasmtime-native"));
     }
     // Bytes that are not a dump.
-    let outcome = run(abi_module(b"not a dump", DUMP_AT, 10, false), Capture::Native);
+    let outcome = run(
+        abi_module(b"not a dump", DUMP_AT, 10, false),
+        Capture::Native,
+    );
     let crash = outcome.crash.unwrap();
     assert!(crash.dump_error.unwrap().contains("did not parse"));
     assert!(crash.dump.is_some());
@@ -162,7 +172,42 @@ fn a_trapping_start_function_leaves_a_trailer() {
     );
 
     // With capture off, nothing is fetched.
-    let outcome = run(abi_module(&written, DUMP_AT, len as u64, false), Capture::Off);
+    let outcome = run(
+        abi_module(&written, DUMP_AT, len as u64, false),
+        Capture::Off,
+    );
     let crash = outcome.crash.unwrap();
     assert!(crash.dump.is_none() && crash.dump_error.is_none());
+}
+
+#[test]
+fn accessors_that_never_return_are_stopped() {
+    let wat = r#"(module
+  (memory (export "__coredump_memory") 1)
+  (func (export "__coredump_ptr") (result i32) i32.const 0)
+  (func (export "__coredump_len") (result i32) (loop $l (br $l)) i32.const 0)
+  (func (export "_start") unreachable))"#;
+    let wasm = wat::parse_str(wat).unwrap();
+    for options in [
+        HostOptions {
+            timeout: Some(std::time::Duration::from_millis(200)),
+            ..HostOptions::default()
+        },
+        HostOptions {
+            fuel: Some(10_000_000),
+            ..HostOptions::default()
+        },
+    ] {
+        let host = Host::new(options.clone()).unwrap();
+        let started = std::time::Instant::now();
+        let outcome = host
+            .run(&RunRequest::new("app.wasm", wasm.clone()))
+            .unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        let crash = outcome.crash.unwrap();
+        assert_eq!(crash.kind, TrapKind::Unreachable, "{options:?}");
+        let why = crash.dump_error.unwrap();
+        assert!(why.contains("__coredump_len failed"), "{why}");
+        assert_eq!(crash.dump.unwrap().info("capture"), Some("wasmtime-native"));
+    }
 }

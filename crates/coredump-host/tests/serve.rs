@@ -137,14 +137,22 @@ fn modules(dir: &Path) -> BTreeMap<&'static str, PathBuf> {
     let mut paths = BTreeMap::new();
     let modules: [(&str, Vec<u8>); 9] = [
         ("echo", echo_module()),
-        ("hello", print_module("Content-Type: text/plain\n\nhello, world\n")),
+        (
+            "hello",
+            print_module("Content-Type: text/plain\n\nhello, world\n"),
+        ),
         (
             "status",
-            print_module("Status: 404 Not Found\r\nContent-Type: text/plain\r\nX-Extra: yes\r\n\r\nnope"),
+            print_module(
+                "Status: 404 Not Found\r\nContent-Type: text/plain\r\nX-Extra: yes\r\n\r\nnope",
+            ),
         ),
         ("redirect", print_module("Location: /hello\n\n")),
         ("garbage", print_module("this is not a header\n\nbody")),
-        ("framing", print_module("Content-Type: text/plain\nContent-Length: 999\n\nshort")),
+        (
+            "framing",
+            print_module("Content-Type: text/plain\nContent-Length: 999\n\nshort"),
+        ),
         ("crash", crash_module()),
         ("spin", spin_module()),
         ("grow", grow_module(512)),
@@ -254,6 +262,14 @@ fn wait_for_dumps(collected: &Mutex<Vec<Received>>, n: usize) -> Vec<Received> {
     }
 }
 
+fn wait_until_spool_empty(dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !pending_dumps(dir).unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "dumps left in the spool");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn the_request_becomes_cgi_variables_and_stdin() {
     let f = fixture();
@@ -281,9 +297,16 @@ fn the_request_becomes_cgi_variables_and_stdin() {
     assert_eq!(var("HTTP_X_CUSTOM"), Some("yes"));
     assert_eq!(var("GATEWAY_INTERFACE"), Some("CGI/1.1"));
     assert_eq!(var("REMOTE_ADDR"), Some("127.0.0.1"));
+    let port = server.addr.port().to_string();
+    assert_eq!(var("SERVER_PORT"), Some(port.as_str()));
+    assert_eq!(var("SERVER_NAME"), Some("127.0.0.1"));
     assert_eq!(var("X_MATCHED_ROUTE"), Some("/echo/..."));
     assert_eq!(var("GREETING"), Some("hi"), "the route's own env");
-    assert_eq!(var("HTTP_AUTHORIZATION"), None, "credentials stay out of CGI");
+    assert_eq!(
+        var("HTTP_AUTHORIZATION"),
+        None,
+        "credentials stay out of CGI"
+    );
     assert_eq!(stdin, "hello body");
 
     // A prefix route matches its own path too, but not a longer name.
@@ -382,7 +405,9 @@ fn a_crash_mid_load_answers_500_with_the_dump_id_and_the_server_keeps_serving() 
         assert_eq!(got.content_type, "application/wasm");
         for secret in ["s3cret", "c00kie", "tok-"] {
             assert!(
-                !got.body.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                !got.body
+                    .windows(secret.len())
+                    .any(|w| w == secret.as_bytes()),
                 "{secret} leaked into dump {id}"
             );
         }
@@ -402,9 +427,15 @@ fn a_crash_mid_load_answers_500_with_the_dump_id_and_the_server_keeps_serving() 
             dump.info("request.url"),
             Some("/crash?user=ann&token=[scrubbed]")
         );
-        assert_eq!(dump.info("request.header.authorization"), Some("[scrubbed]"));
+        assert_eq!(
+            dump.info("request.header.authorization"),
+            Some("[scrubbed]")
+        );
         assert_eq!(dump.info("request.header.cookie"), Some("[scrubbed]"));
-        assert_eq!(dump.info("request.header.x-request-id"), Some(request_id.as_str()));
+        assert_eq!(
+            dump.info("request.header.x-request-id"),
+            Some(request_id.as_str())
+        );
         assert!(
             dump.modules[0]
                 .path
@@ -414,8 +445,8 @@ fn a_crash_mid_load_answers_500_with_the_dump_id_and_the_server_keeps_serving() 
         let memory = dump.memory(0).unwrap();
         assert_eq!(memory.read(100, 13).unwrap(), b"request state");
     }
-    // Delivered dumps are marked; nothing is left pending.
-    assert!(pending_dumps(&f.dumps).unwrap().is_empty());
+    // Delivered dumps are marked (just after the collector answered).
+    wait_until_spool_empty(&f.dumps);
     server.stop().unwrap();
 }
 
@@ -447,7 +478,7 @@ fn dumps_wait_in_the_spool_while_the_collector_is_down_and_none_are_lost() {
     let mut expected: Vec<_> = ids.iter().map(|id| format!("{id}{DUMP_SUFFIX}")).collect();
     expected.sort();
     assert_eq!(keys, expected);
-    assert!(pending_dumps(&f.dumps).unwrap().is_empty());
+    wait_until_spool_empty(&f.dumps);
     server.stop().unwrap();
 }
 
@@ -493,7 +524,13 @@ fn oversized_bodies_are_refused() {
     )
     .unwrap();
     assert_eq!(r.0, 413);
-    let r = reply(agent().post(&server.url("/echo")).send(&b"small"[..]).unwrap()).unwrap();
+    let r = reply(
+        agent()
+            .post(&server.url("/echo"))
+            .send(&b"small"[..])
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(r.0, 200);
     server.stop().unwrap();
 }
@@ -503,7 +540,11 @@ fn shutdown_finishes_requests_in_flight() {
     let dir = tempfile::tempdir().unwrap();
     let module = dir.path().join("busy.wasm");
     // Long enough to be in flight when shutdown starts.
-    std::fs::write(&module, busy_module(300_000_000, "Content-Type: text/plain\n\ndone")).unwrap();
+    std::fs::write(
+        &module,
+        busy_module(300_000_000, "Content-Type: text/plain\n\ndone"),
+    )
+    .unwrap();
     let hello = dir.path().join("hello.wasm");
     std::fs::write(&hello, print_module("Content-Type: text/plain\n\nhi")).unwrap();
     let config = ServeConfig {
@@ -557,7 +598,10 @@ fn bad_configs_are_clear_errors() {
         err("[server]\ntimeout_ms = 0\n[[route]]\npath = \"/a\"\nmodule = \"a.wasm\"")
             .contains("timeout_ms")
     );
-    assert!(err("[server]\nlisten = \"nowhere\"\n[[route]]\npath = \"/a\"\nmodule = \"a.wasm\"").contains("listen"));
+    assert!(
+        err("[server]\nlisten = \"nowhere\"\n[[route]]\npath = \"/a\"\nmodule = \"a.wasm\"")
+            .contains("listen")
+    );
 
     let ok = ServeConfig::parse(
         "[server]\ncapture = \"guest-debug\"\n[[route]]\npath = \"/a/...\"\nmodule = \"a.wasm\"\nargs = [\"--x\"]",
@@ -573,7 +617,10 @@ fn bad_configs_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("junk.wasm"), b"\0asm\x01\0\0\0\x01\xff").unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    for (module, expected) in [("missing.wasm", "cannot read"), ("junk.wasm", "cannot compile")] {
+    for (module, expected) in [
+        ("missing.wasm", "cannot read"),
+        ("junk.wasm", "cannot compile"),
+    ] {
         let config = ServeConfig::parse(
             &format!("[[route]]\npath = \"/a\"\nmodule = \"{module}\""),
             dir.path(),
@@ -599,7 +646,12 @@ fn request_context_scrubs_credentials() {
     headers.insert("accept", "text/html".parse().unwrap());
     let uri: Uri = "/p?q=search&api_key=abc&password=hunter2".parse().unwrap();
     let context = coredump_host::request_context(&Method::GET, &uri, &headers);
-    let get = |k: &str| context.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let get = |k: &str| {
+        context
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    };
     assert_eq!(get("request.method"), Some("GET"));
     assert_eq!(
         get("request.url"),
@@ -608,7 +660,10 @@ fn request_context_scrubs_credentials() {
     assert_eq!(get("request.header.authorization"), Some("[scrubbed]"));
     assert_eq!(get("request.header.cookie"), Some("[scrubbed]"));
     assert_eq!(get("request.header.x-api-key"), Some("[scrubbed]"));
-    assert_eq!(get("request.header.x-amz-security-token"), Some("[scrubbed]"));
+    assert_eq!(
+        get("request.header.x-amz-security-token"),
+        Some("[scrubbed]")
+    );
     assert_eq!(get("request.header.accept"), Some("text/html"));
 }
 
@@ -618,13 +673,87 @@ fn cgi_response_parses_headers() {
     assert_eq!(response.status().as_u16(), 201);
     assert_eq!(response.headers()["x-a"], "1");
     // No header block: all body.
-    assert_eq!(coredump_host::cgi_response(b"just text").status().as_u16(), 200);
     assert_eq!(
-        coredump_host::cgi_response(b"Status: banana\n\n").status().as_u16(),
+        coredump_host::cgi_response(b"just text").status().as_u16(),
+        200
+    );
+    assert_eq!(
+        coredump_host::cgi_response(b"Status: banana\n\n")
+            .status()
+            .as_u16(),
         502
     );
     assert_eq!(
-        coredump_host::cgi_response(b"Bad Header Name: x\n\n").status().as_u16(),
+        coredump_host::cgi_response(b"Bad Header Name: x\n\n")
+            .status()
+            .as_u16(),
         502
     );
+}
+
+#[test]
+fn the_capture_mode_applies_to_served_requests() {
+    let f = fixture();
+    let mut debug = config(&f);
+    debug.server.capture = Capture::GuestDebug;
+    let server = TestServer::start(debug);
+    let r = get(&server.url("/crash")).unwrap();
+    assert_eq!(r.0, 500);
+    assert_eq!(get(&server.url("/hello")).unwrap().0, 200);
+    let received = wait_for_dumps(&f.collected, 1);
+    let dump = CoreDump::parse(&received[0].body).unwrap();
+    assert_eq!(dump.info("locals"), Some("wasmtime-guest-debug"));
+    assert_eq!(
+        dump.main_frames()[0].locals,
+        [wasm_coredump::Value::I32(42), wasm_coredump::Value::I32(0)]
+    );
+    server.stop().unwrap();
+
+    let f = fixture();
+    let mut off = config(&f);
+    off.server.capture = Capture::Off;
+    let server = TestServer::start(off);
+    let r = get(&server.url("/crash")).unwrap();
+    assert_eq!(r.0, 500);
+    let body: serde_json::Value = serde_json::from_str(&r.2).unwrap();
+    assert_eq!(body["trap"], "integer-divide-by-zero");
+    assert!(body["dump_id"].is_null());
+    assert_eq!(header(&r, "x-coredump-id"), None);
+    server.stop().unwrap();
+    assert!(pending_dumps(&f.dumps).unwrap().is_empty());
+}
+
+#[test]
+fn requests_running_long_do_not_hold_up_the_others() {
+    let f = fixture();
+    let mut slow = config(&f);
+    slow.server.timeout_ms = 2_000;
+    let server = TestServer::start(slow);
+    // More spinning requests than the server has worker threads.
+    let spinners: Vec<_> = (0..4)
+        .map(|_| {
+            let url = server.url("/spin");
+            std::thread::spawn(move || get(&url).map(|r| r.0))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut slowest = Duration::ZERO;
+    for _ in 0..10 {
+        let started = Instant::now();
+        let r = get(&server.url("/hello")).unwrap();
+        assert_eq!(r.0, 200);
+        slowest = slowest.max(started.elapsed());
+    }
+    assert!(
+        slowest < Duration::from_millis(1_000),
+        "a hello took {slowest:?} while modules spun"
+    );
+    for spinner in spinners {
+        assert_eq!(
+            spinner.join().unwrap().unwrap(),
+            500,
+            "the deadline still holds"
+        );
+    }
+    server.stop().unwrap();
 }

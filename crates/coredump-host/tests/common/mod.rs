@@ -149,6 +149,41 @@ pub fn grow_module(pages: u32) -> Vec<u8> {
     ))
 }
 
+/// A command that prints the name of its first preopened directory (fd 3),
+/// `:`, then the contents of `greeting.txt` in it; it exits with the errno
+/// when that fails.
+pub fn preopen_module() -> Vec<u8> {
+    wasm(&format!(
+        r#"(module
+  (import "{WASI}" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "{WASI}" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (import "{WASI}" "fd_prestat_get" (func $prestat (param i32 i32) (result i32)))
+  (import "{WASI}" "fd_prestat_dir_name" (func $dir_name (param i32 i32 i32) (result i32)))
+  (import "{WASI}" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "{WASI}" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 64) "greeting.txt")
+  (data (i32.const 80) ":")
+  (func $write (param $ptr i32) (param $len i32)
+    (i32.store (i32.const 0) (local.get $ptr))
+    (i32.store (i32.const 4) (local.get $len))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))
+  (func $check (param $errno i32)
+    (if (local.get $errno) (then (call $exit (local.get $errno)))))
+  (func (export "_start")
+    (call $check (call $prestat (i32.const 3) (i32.const 16)))
+    (call $check (call $dir_name (i32.const 3) (i32.const 1024) (i32.load (i32.const 20))))
+    (call $write (i32.const 1024) (i32.load (i32.const 20)))
+    (call $write (i32.const 80) (i32.const 1))
+    (call $check (call $open (i32.const 3) (i32.const 0) (i32.const 64) (i32.const 12)
+      (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 24)))
+    (i32.store (i32.const 32) (i32.const 4096))
+    (i32.store (i32.const 36) (i32.const 1024))
+    (call $check (call $fd_read (i32.load (i32.const 24)) (i32.const 32) (i32.const 1) (i32.const 40)))
+    (call $write (i32.const 4096) (i32.load (i32.const 40)))))"#
+    ))
+}
+
 /// A command that calls `proc_exit(code)`.
 pub fn exit_module(code: u32) -> Vec<u8> {
     wasm(&format!(

@@ -28,6 +28,24 @@ pub trait FrameState {
     fn stack(&self, index: u32) -> Option<Value>;
     /// The instance's linear memory 0.
     fn memory(&self) -> Option<&Memory>;
+    /// How the frame's function assigns local `index`, when the state
+    /// knows the function's code. Lets variable lookups tell a local that
+    /// still holds a value from one the code has since reused.
+    fn local_writes(&self, index: u32) -> Option<LocalWrites> {
+        let _ = index;
+        None
+    }
+}
+
+/// The `local.set`/`local.tee` instructions of one local in a function body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LocalWrites {
+    /// Whether the local is a parameter (its value on entry is the argument).
+    pub is_param: bool,
+    /// Writes anywhere in the body.
+    pub total: u32,
+    /// Writes at code offsets before the frame's current instruction.
+    pub before_pc: u32,
 }
 
 /// A frame state built from a core dump's frame and instance.

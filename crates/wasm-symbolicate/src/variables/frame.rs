@@ -261,6 +261,79 @@ fn location_expression(
     Ok(None)
 }
 
+/// `DW_OP_WASM_location 0x0 N` (optionally `DW_OP_stack_value`) and nothing else.
+fn plain_local(expr: &Expression<Reader>) -> Option<u32> {
+    let mut r = expr.0.clone();
+    if r.read_u8().ok()? != 0xed || r.read_u8().ok()? != 0 {
+        return None;
+    }
+    let index = u32::try_from(r.read_uleb128().ok()?).ok()?;
+    match r.len() {
+        0 => Some(index),
+        1 if r.read_u8().ok()? == gimli::DW_OP_stack_value.0 => Some(index),
+        _ => None,
+    }
+}
+
+/// A variable's location expression at `address`, with two corrections
+/// for what Wasm producers get wrong, both decided from how the function's
+/// code assigns the local (when the frame state knows it):
+///
+/// - a location-list entry naming a local that the code never reassigns
+///   stays true after its range ends (clang and rustc at -O0 end the range
+///   of a by-value aggregate's pointer parameter early; the local is never
+///   reused), when no later entry takes over;
+/// - a parameter said to live in its own local for the whole function is
+///   not trusted once the code has written that local before the current
+///   instruction (LLVM's local reuse does this without updating DWARF).
+fn variable_location(
+    unit: UnitRef<'_, Reader>,
+    value: AttributeValue<Reader>,
+    address: u64,
+    state: &dyn FrameState,
+    is_parameter: bool,
+) -> gimli::Result<Option<Expression<Reader>>> {
+    if let AttributeValue::Exprloc(expr) = value {
+        if is_parameter
+            && let Some(local) = plain_local(&expr)
+            && let Some(writes) = state.local_writes(local)
+            && writes.is_param
+            && writes.before_pc > 0
+        {
+            return Ok(None);
+        }
+        return Ok(Some(expr));
+    }
+    let Some(mut list) = unit.attr_locations(value)? else {
+        return Ok(None);
+    };
+    let mut last_before: Option<(u64, Expression<Reader>)> = None;
+    let mut later = false;
+    while let Some(entry) = list.next()? {
+        if entry.range.begin <= address && address < entry.range.end {
+            return Ok(Some(entry.data));
+        }
+        if entry.range.begin > address {
+            later = true;
+        } else if last_before
+            .as_ref()
+            .is_none_or(|(end, _)| entry.range.end > *end)
+        {
+            last_before = Some((entry.range.end, entry.data));
+        }
+    }
+    if later {
+        return Ok(None);
+    }
+    let Some((_, expr)) = last_before else {
+        return Ok(None);
+    };
+    let stable = plain_local(&expr)
+        .and_then(|local| state.local_writes(local))
+        .is_some_and(|w| w.total == 0 || (w.total == 1 && !w.is_param && w.before_pc == 1));
+    Ok(stable.then_some(expr))
+}
+
 /// The value of a variable DIE and, when it lives at one memory address, that address.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn variable_value(
@@ -292,7 +365,8 @@ fn value_and_place(
 ) -> gimli::Result<VariableValue> {
     let size = ty.size;
     if let Some(value) = entry.attr_value(gimli::DW_AT_location) {
-        let Some(expr) = location_expression(unit, value, address)? else {
+        let is_parameter = entry.tag() == gimli::DW_TAG_formal_parameter;
+        let Some(expr) = variable_location(unit, value, address, state, is_parameter)? else {
             return Ok(VariableValue::OptimizedOut);
         };
         // A discarded static: DW_OP_addr with a tombstone.

@@ -16,8 +16,8 @@ pub mod statics;
 pub mod types;
 
 pub use eval::{
-    DumpFrameState, EvalError, ExpressionContext, FrameState, NoContext, Piece, Place, WasmSlot,
-    evaluate, frame_base, read_pieces,
+    DumpFrameState, EvalError, ExpressionContext, FrameState, LocalWrites, NoContext, Piece, Place,
+    WasmSlot, evaluate, frame_base, read_pieces,
 };
 pub use format::{format_g, format_value};
 pub use frame::{FrameScope, Variable, VariableValue};

@@ -23,6 +23,8 @@ pub enum NamedKind {
     Static,
     /// A struct, union, class, enumeration, typedef or base type.
     Type,
+    /// An enumerator (`GREEN`); the entry's DIE is its enumeration type.
+    Enumerator,
 }
 
 /// An entry of the name index: enough to list it and to find it again.
@@ -59,10 +61,7 @@ pub struct StaticVariable {
     pub address: Option<u64>,
 }
 
-fn die_string(
-    unit: UnitRef<'_, Reader>,
-    value: Option<AttributeValue<Reader>>,
-) -> Option<String> {
+fn die_string(unit: UnitRef<'_, Reader>, value: Option<AttributeValue<Reader>>) -> Option<String> {
     let s = unit.attr_string(value?).ok()?;
     s.to_string_lossy().ok().map(|s| s.into_owned())
 }
@@ -102,6 +101,8 @@ fn build_index(dwarf: &gimli::Dwarf<Reader>) -> Result<NameIndex> {
         let mut entries = unit.entries();
         // Enclosing scopes: (depth, name for qualification, inside code).
         let mut path: Vec<(isize, Option<String>, bool)> = Vec::new();
+        // Enclosing enumeration types: (depth, DIE).
+        let mut enum_stack: Vec<(isize, UnitOffset<usize>)> = Vec::new();
         while let Some(entry) = entries.next_dfs().map_err(context)? {
             let depth = entry.depth();
             while path.last().is_some_and(|(d, _, _)| *d >= depth) {
@@ -126,11 +127,32 @@ fn build_index(dwarf: &gimli::Dwarf<Reader>) -> Result<NameIndex> {
                 _ if !is_declaration && !in_code => type_keyword(tag).map(|k| (NamedKind::Type, k)),
                 _ => None,
             };
+            while enum_stack.last().is_some_and(|(d, _)| *d >= depth) {
+                enum_stack.pop();
+            }
+            if tag == gimli::DW_TAG_enumerator
+                && let Some(name) = &name
+                && let Some(parent) = enum_stack.last().filter(|(d, _)| *d == depth - 1)
+            {
+                index.entries.push(NamedEntry {
+                    kind: NamedKind::Enumerator,
+                    name: name.clone(),
+                    qualified_name: name.clone(),
+                    keyword: "",
+                    decl_file: None,
+                    decl_line: None,
+                    unit: unit_offset,
+                    die: parent.1,
+                });
+            }
+            if tag == gimli::DW_TAG_enumeration_type && entry.has_children() {
+                enum_stack.push((depth, entry.offset()));
+            }
             if let Some((kind, keyword)) = kind {
                 // A definition may name itself through DW_AT_specification.
-                let name = name.clone().or_else(|| {
-                    die_string(unit, resolved(unit, entry, gimli::DW_AT_name, 0))
-                });
+                let name = name
+                    .clone()
+                    .or_else(|| die_string(unit, resolved(unit, entry, gimli::DW_AT_name, 0)));
                 if let Some(name) = name {
                     let mut parts: Vec<&str> =
                         path.iter().filter_map(|(_, n, _)| n.as_deref()).collect();
@@ -248,7 +270,10 @@ impl Symbolicator {
         }
         let near_unit = near.and_then(|address| {
             let data = self.dwarf_data()?;
-            let unit = data.context.find_dwarf_and_unit(address.0).skip_all_loads()?;
+            let unit = data
+                .context
+                .find_dwarf_and_unit(address.0)
+                .skip_all_loads()?;
             unit.header.debug_info_offset()
         });
         let chosen = candidates
@@ -298,5 +323,33 @@ impl Symbolicator {
         self.with_unit(entry, |unit| {
             Ok(types::decode(unit, Some(entry.die), type_style(unit)))
         })
+    }
+}
+
+impl Symbolicator {
+    /// The enumerator called `name` (`GREEN`, `Color::Green` as DWARF
+    /// names it): its enumeration type and value.
+    pub fn enumerator(&self, name: &str) -> Result<Option<(Type, i128)>> {
+        let wanted = name.rsplit("::").next().unwrap_or(name);
+        let found = self
+            .named_entries()?
+            .iter()
+            .find(|e| e.kind == NamedKind::Enumerator && e.name == wanted);
+        let Some(entry) = found else {
+            return Ok(None);
+        };
+        let ty = self.with_unit(entry, |unit| {
+            Ok(types::decode(unit, Some(entry.die), type_style(unit)))
+        })?;
+        Ok(ty.and_then(|ty| {
+            let value = match &ty.kind {
+                types::TypeKind::Enum { enumerators, .. } => enumerators
+                    .iter()
+                    .find(|(n, _)| n == wanted)
+                    .map(|(_, v)| *v),
+                _ => None,
+            }?;
+            Some((ty, value))
+        }))
     }
 }
