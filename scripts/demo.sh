@@ -63,22 +63,22 @@ step "6. The collector received and symbolicated the dump"
 dump_json=$(curl -fsS "$collector/api/v1/dumps?limit=1")
 dump_id=$(printf '%s' "$dump_json" | sed -n 's/.*"id": *"\([0-9a-f-]\{36\}\)".*/\1/p' | head -n 1)
 [ -n "$dump_id" ] || { echo "demo: no dump reached the collector: $dump_json" >&2; exit 1; }
-curl -fsS "$collector/api/v1/dumps/$dump_id" | python3 -c '
+curl -fsS "$collector/api/v1/dumps/$dump_id" | python3 -c "$(cat <<'PY'
 import json, sys
-d = json.load(sys.stdin)
-print(f"dump {d[\"id\"]}: {d[\"trap_kind\"]} in {d[\"top_frame\"]}, symbolication {d[\"symbolication\"]}")
-n = 0
-for f in d["stack"]["frames"]:
-    for loc in f["locations"]:
-        if loc.get("in_app"):
-            print(f"  #{f[\"index\"]:<3} {loc[\"function\"]} at {loc.get(\"file\", \"?\").rsplit(\"/\", 1)[-1]}:{loc.get(\"line\", 0)}")
-            n += 1
-'
+dump = json.load(sys.stdin)
+print("dump {id}: {trap_kind} in {top_frame}, symbolication {symbolication}".format(**dump))
+for frame in dump["stack"]["frames"]:
+    for location in frame["locations"]:
+        if location.get("in_app"):
+            file = (location.get("file") or "?").rsplit("/", 1)[-1]
+            print("  #{:<3} {} at {}:{}".format(frame["index"], location["function"], file, location.get("line", 0)))
+PY
+)"
 
 step "7. Debug it: wasmgdb fetches the dump by its id and the debug file by build id"
 show "$bin/wasmgdb" --collector "$collector" "$out/app.wasm" "$dump_id" --batch \
-  -ex "bt" -ex "frame 0" -ex "info locals" -ex "p *item" -ex "p item.quantity * item.unit_price_cents" \
-  -ex "up" -ex "info locals"
+  --source-dir demo -ex "bt 14" -ex "frame 9" -ex "info args" -ex "p *item" -ex "p item.quantity * item.unit_price_cents" -ex "p/x item.quantity" \
+  -ex "up" -ex "info locals" -ex "p order.items"
 
 printf '\nThe collector web UI: %s/ (this dump: %s/dumps/%s)\n' "$collector" "$collector" "$dump_id"
 if [ -t 0 ]; then
