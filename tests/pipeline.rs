@@ -9,19 +9,25 @@
 //!      debugging, for the locals),
 //!    - the instrumented module under node 20, whose dump the reference JS
 //!      snippet extracts and uploads (an engine with no native core dumps);
-//! 5. the collector symbolicates every dump through the debug file.
+//! 5. the collector symbolicates every dump through the debug file;
+//! 6. wasmgdb opens each dump as the collector serves it, with the module that
+//!    ran, and fetches the debug file from the collector's symbol server.
 //!
 //! Every dump's symbolicated in-app frames and the trapping frame's variables
-//! must be the manifest's, and node's dump must have exactly the frames of
-//! the wasmtime run of the same instrumented module.
+//! (collector), and every manifest frame and variable (wasmgdb: `bt`, `frame`,
+//! `print`), must be the manifest's; node's dump must have exactly the frames
+//! of the wasmtime run of the same instrumented module.
 
+use std::path::Path;
 use std::time::Duration;
 
 use coredump_collector::{Config, RunningServer};
 use coredump_host::{Capture, Collector, Host};
-use crash_fixtures::{ExpectedVariable, Manifest, Mode, frames_match};
+use crash_fixtures::{ExpectedVariable, Manifest, Mode, frames_match, printed_as_missing};
 use end_to_end::{Prepared, in_app_frames, raw_frames, run_under_node_and_upload, scratch};
 use serde_json::Value;
+use wasmgdb::fetch::SymbolServer;
+use wasmgdb::{Options, Session};
 
 const INGEST_TOKEN: &str = "e2e-ingest-token";
 
@@ -43,6 +49,17 @@ impl Api {
             .expect("collector answers");
         assert!(response.status().is_success(), "GET dump {id}: {}", response.status());
         response.json().await.expect("dump record is JSON")
+    }
+
+    async fn raw(&self, id: &str) -> Vec<u8> {
+        let response = self
+            .http
+            .get(format!("{}/api/v1/dumps/{id}/raw", self.url))
+            .send()
+            .await
+            .expect("collector answers");
+        assert!(response.status().is_success(), "GET raw dump {id}: {}", response.status());
+        response.bytes().await.expect("dump bytes").to_vec()
     }
 }
 
@@ -105,12 +122,8 @@ fn check_top_frame_variables(what: &str, dump: &Value, expected: &[ExpectedVaria
             return Err(format!("{what}: no variable {} in {}", want.expr, dump["variables"]));
         };
         let value = got["value"].as_str().unwrap_or("");
-        let exact = match want.string_contents() {
-            Some(text) => value.contains(&format!("{text:?}")),
-            None => value == want.value,
-        };
-        let tolerated = want.may_be_optimized_out
-            && (value.contains("optimized out") || value.contains("unavailable") || optimized);
+        let exact = want.matches_printed(value);
+        let tolerated = want.may_be_optimized_out && (printed_as_missing(value) || optimized);
         if !exact && !tolerated {
             return Err(format!("{what}: {} = {value}, expected {}", want.expr, want.value));
         }
@@ -121,6 +134,58 @@ fn check_top_frame_variables(what: &str, dump: &Value, expected: &[ExpectedVaria
         return Err(format!("{what}: {checked} of {} variables shown with their values", wanted.len()));
     }
     Ok(())
+}
+
+/// `bt`, then `frame N` and `print EXPR` for every variable the manifest
+/// names, in a wasmgdb session on `dump` (as the collector serves it) and
+/// `module`, with the debug file from the collector's symbol server.
+/// Returns how many variables printed exactly the manifest's value.
+fn check_with_wasmgdb(what: &str, module: &Path, dump: &[u8], symbol_server: &str, cache: &Path, mode: &Mode) -> Result<usize, String> {
+    let options = Options {
+        fetchers: vec![Box::new(SymbolServer::new(symbol_server, Some(cache.to_path_buf())))],
+        ..Options::default()
+    };
+    let mut session = Session::from_parts(module, dump, Path::new("collector dump"), options)
+        .map_err(|e| format!("{what}: wasmgdb cannot open the dump: {e}"))?;
+    let mut bt = String::new();
+    session.execute("bt", &mut bt).map_err(|e| format!("{what}: bt: {e}"))?;
+    let frames: Vec<(String, String, u32)> = session
+        .frames()
+        .iter()
+        .map(|f| {
+            (
+                f.source.function_name().to_string(),
+                f.source.file_name().unwrap_or("").to_string(),
+                f.source.line.unwrap_or(0),
+            )
+        })
+        .collect();
+    let start = frames
+        .iter()
+        .position(|(function, _, _)| crash_fixtures::function_name_matches(&mode.frames[0].function, function))
+        .ok_or_else(|| format!("{what}: no frame {} in\n{bt}", mode.frames[0].function))?;
+    frames_match(&mode.frames, &frames[start..]).map_err(|e| format!("{what}: wasmgdb: {e}\n{bt}"))?;
+    let mut exact = 0;
+    for variable in &mode.variables {
+        let mut out = String::new();
+        session
+            .execute(&format!("frame {}", start + variable.frame), &mut out)
+            .map_err(|e| format!("{what}: frame: {e}"))?;
+        let mut out = String::new();
+        let printed = match session.execute(&format!("print {}", variable.expr), &mut out) {
+            Ok(_) => out.trim_end().split_once(" = ").map_or(out.clone(), |(_, v)| v.to_string()),
+            Err(e) => e.to_string(),
+        };
+        if variable.matches_printed(&printed) {
+            exact += 1;
+        } else if !(variable.may_be_optimized_out && printed_as_missing(&printed)) {
+            return Err(format!(
+                "{what}: wasmgdb frame {} `p {}` printed {printed}, expected {}",
+                variable.frame, variable.expr, variable.value
+            ));
+        }
+    }
+    Ok(exact)
 }
 
 fn check_dump(what: &str, dump: &Value, mode: &Mode, optimized: bool) -> Result<(), String> {
@@ -169,11 +234,17 @@ async fn pipeline(program_id: &str) {
         .expect("debug file upload");
     assert_eq!(put.status().as_u16(), 201, "{}", put.text().await.unwrap_or_default());
 
+    // The stripped module as deployed: its external_debug_info names a file
+    // that is not beside it, so the debug file must come from the collector.
+    std::fs::write(dir.join(&prepared.file_name), &prepared.split.stripped).expect("write stripped module");
+
     let mut failures = Vec::new();
+    let mut printed_exactly = 0;
     for mode in prepared.program.modes.iter().filter(|m| m.crashes()) {
         let instrumented = prepared.instrumented_for(mode).to_vec();
         let instrumented_path = dir.join(format!("{}.instrumented.wasm", mode.mode));
         std::fs::write(&instrumented_path, &instrumented).expect("write instrumented module");
+        let instrumented_module = instrumented_path.clone();
 
         let from_rewrite = host_run(host(Capture::Native), &prepared.file_name, instrumented, mode, &dir, &collector).await;
         let from_host = host_run(host(Capture::GuestDebug), &prepared.file_name, prepared.split.stripped.clone(), mode, &dir, &collector).await;
@@ -194,6 +265,23 @@ async fn pipeline(program_id: &str) {
                 failures.push(e);
             }
         }
+        let stripped_path = dir.join(&prepared.file_name);
+        for (how, reply, module) in [
+            ("wasmgdb, instrumented module, wasmtime dump", &from_rewrite, &instrumented_module),
+            ("wasmgdb, stripped module, native capture", &from_host, &stripped_path),
+            ("wasmgdb, instrumented module, node dump", &from_node, &instrumented_module),
+        ] {
+            let id = reply["id"].as_str().unwrap_or_default().to_string();
+            let raw = api.raw(&id).await;
+            let (what, module, url, cache, mode) = (tag(how), module.clone(), api.url.clone(), dir.join("symbol-cache"), mode.clone());
+            let result = tokio::task::spawn_blocking(move || check_with_wasmgdb(&what, &module, &raw, &url, &cache, &mode))
+                .await
+                .expect("wasmgdb session");
+            match result {
+                Ok(exact) => printed_exactly += exact,
+                Err(e) => failures.push(e),
+            }
+        }
         if raw_frames(&node_dump) != raw_frames(&rewrite_dump) {
             failures.push(format!(
                 "{}: node's frames {:?} differ from wasmtime's {:?}",
@@ -212,6 +300,18 @@ async fn pipeline(program_id: &str) {
     }
     server.stop().await;
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    // Every value the optimiser must keep was printed exactly, in all three dumps.
+    let kept = prepared
+        .program
+        .modes
+        .iter()
+        .flat_map(|m| &m.variables)
+        .filter(|v| !v.may_be_optimized_out)
+        .count();
+    assert!(
+        printed_exactly > 0 && printed_exactly >= 3 * kept,
+        "{program_id}: wasmgdb printed {printed_exactly} values exactly, {kept} variables x 3 dumps expected"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -263,6 +263,16 @@ pub struct ExpectedVariable {
 }
 
 impl ExpectedVariable {
+    /// Whether a debugger's printed value is this one (strings: the quoted
+    /// part, after the address gdb prints for a C string).
+    pub fn matches_printed(&self, printed: &str) -> bool {
+        if self.kind.as_deref() == Some("string") {
+            printed == self.value || printed.ends_with(&format!(" {}", self.value))
+        } else {
+            printed == self.value
+        }
+    }
+
     /// For `kind: "string"`, the string's contents without the quotes.
     pub fn string_contents(&self) -> Option<String> {
         if self.kind.as_deref() != Some("string") {
@@ -363,6 +373,20 @@ pub fn strip_legacy_hash(name: &str) -> &str {
 /// surrounding whitespace.
 pub fn function_name_matches(expected: &str, actual: &str) -> bool {
     strip_legacy_hash(expected) == strip_legacy_hash(actual)
+}
+
+/// Whether a debugger's answer says the value is not there (which the
+/// manifest allows where a variable may be optimised out).
+pub fn printed_as_missing(printed: &str) -> bool {
+    [
+        "optimized out",
+        "<unavailable",
+        "No symbol",
+        "not available",
+        "Cannot access memory",
+    ]
+    .iter()
+    .any(|mark| printed.contains(mark))
 }
 
 /// Whether the manifest's `expected` frames are the first of `actual`

@@ -67,7 +67,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "list",
         "l",
-        "List source lines: list [LINE | FILE:LINE | FUNCTION | -].",
+        "List source lines: list [LINE | FIRST,LAST | FILE:LINE | FUNCTION | -].",
     ),
     (
         "disassemble",

@@ -76,7 +76,7 @@ Commands (gdb syntax; unique prefixes and gdb's abbreviations work):
   ptype EXPR|TYPE, whatis EXPR|TYPE
   x/NFU ADDR                examine linear memory (F: x d u o t a c f s z, U: b h w g)
   find [/b|h|w|g] START, END|+LEN, VALUE...
-  list [LINE|FILE:LINE|FUNCTION|-], info source, info line
+  list [LINE|FIRST,LAST|FILE:LINE|FUNCTION|-], info source, info line
   set substitute-path FROM TO, set listsize N
   disassemble               the frame's function as Wasm text, => at the frame's instruction
   info registers [NAME]     the frame's Wasm locals, operand stack and globals

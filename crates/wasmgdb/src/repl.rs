@@ -86,6 +86,20 @@ impl Completer for GdbHelper {
                     pairs(word, self.symbol_words())
                 }
             }
+            [cmd, "function"] if matches!(*cmd, "frame" | "f") => {
+                let session = self.session.borrow();
+                let mut names: Vec<String> = session
+                    .frames()
+                    .iter()
+                    .map(|f| f.source.function_name().to_string())
+                    .collect();
+                names.sort();
+                names.dedup();
+                pairs(word, names)
+            }
+            [cmd] if matches!(*cmd, "frame" | "f") => {
+                pairs(word, ["function".to_string(), "level".to_string()])
+            }
             [cmd] if matches!(*cmd, "help" | "h") => {
                 pairs(word, COMMANDS.iter().map(|(n, _, _)| n.to_string()))
             }

@@ -41,10 +41,12 @@ fn prompt_completion_history_and_ctrl_d() {
     p.exp_string("app::order_total").expect("backtrace output");
     p.exp_string("(wasmgdb) ").expect("prompt");
 
+    // `frame function app::order_t<TAB>` completes a backtrace function.
+    type_keys(&mut p, "frame function app::order_t\t", "send");
+    p.exp_string("otal").expect("function name completion");
+    type_keys(&mut p, "\r", "enter");
     // In order_total, `p ord<TAB>` completes the parameter `order`
     // (without completion, `p ord.id` would name no symbol).
-    p.send_line("frame function app::order_total")
-        .expect("send");
     p.exp_string("31\t").expect("source line");
     p.exp_string("(wasmgdb) ").expect("prompt");
     type_keys(&mut p, "p ord\t", "send");
