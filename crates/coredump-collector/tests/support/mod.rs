@@ -268,8 +268,6 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
-pub use crash_fixtures::frames_match;
-
 /// The in-app source frames of a dump's JSON record: `(function, file base name, line)`.
 pub fn in_app_frames(dump: &serde_json::Value) -> Vec<(String, String, u32)> {
     let mut out = Vec::new();
