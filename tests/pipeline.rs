@@ -19,17 +19,16 @@
 //! of the wasmtime run of the same instrumented module.
 
 use std::path::Path;
-use std::time::Duration;
 
-use coredump_collector::{Config, RunningServer};
 use coredump_host::{Capture, Collector, Host};
 use crash_fixtures::{ExpectedVariable, Manifest, Mode, frames_match, printed_as_missing};
-use end_to_end::{Prepared, in_app_frames, raw_frames, run_under_node_and_upload, scratch};
+use end_to_end::{
+    INGEST_TOKEN, Prepared, in_app_frames, raw_frames, run_under_node_and_upload, scratch,
+    start_collector,
+};
 use serde_json::Value;
 use wasmgdb::fetch::SymbolServer;
 use wasmgdb::{Options, Session};
-
-const INGEST_TOKEN: &str = "e2e-ingest-token";
 
 struct Api {
     url: String,
@@ -47,7 +46,11 @@ impl Api {
             .send()
             .await
             .expect("collector answers");
-        assert!(response.status().is_success(), "GET dump {id}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "GET dump {id}: {}",
+            response.status()
+        );
         response.json().await.expect("dump record is JSON")
     }
 
@@ -58,14 +61,30 @@ impl Api {
             .send()
             .await
             .expect("collector answers");
-        assert!(response.status().is_success(), "GET raw dump {id}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "GET raw dump {id}: {}",
+            response.status()
+        );
         response.bytes().await.expect("dump bytes").to_vec()
     }
 }
 
 /// Runs `wasm` in `host` (compiled once per call) and delivers the dump.
-async fn host_run(host: &'static Host, name: &str, wasm: Vec<u8>, mode: &Mode, dir: &std::path::Path, collector: &Collector) -> Value {
-    let (name, mode, dir, collector) = (name.to_string(), mode.clone(), dir.to_path_buf(), collector.clone());
+async fn host_run(
+    host: &'static Host,
+    name: &str,
+    wasm: Vec<u8>,
+    mode: &Mode,
+    dir: &std::path::Path,
+    collector: &Collector,
+) -> Value {
+    let (name, mode, dir, collector) = (
+        name.to_string(),
+        mode.clone(),
+        dir.to_path_buf(),
+        collector.clone(),
+    );
     tokio::task::spawn_blocking(move || {
         end_to_end::run_and_deliver(host, &name, &wasm, &mode, &dir, &collector)
     })
@@ -98,7 +117,12 @@ fn is_static(name: &str) -> bool {
 /// value: LLVM's DWARF for Wasm keeps a parameter in its local for the whole
 /// function even after the local is reused (zig ReleaseSafe's `code`), and a
 /// debugger can only show what the DWARF says.
-fn check_top_frame_variables(what: &str, dump: &Value, expected: &[ExpectedVariable], optimized: bool) -> Result<(), String> {
+fn check_top_frame_variables(
+    what: &str,
+    dump: &Value,
+    expected: &[ExpectedVariable],
+    optimized: bool,
+) -> Result<(), String> {
     let variables: Vec<&Value> = dump["variables"]["scopes"]
         .as_array()
         .into_iter()
@@ -109,7 +133,9 @@ fn check_top_frame_variables(what: &str, dump: &Value, expected: &[ExpectedVaria
         .iter()
         .filter(|v| {
             v.frame == 0
-                && v.expr.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && v.expr
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
                 && !is_static(&v.expr)
         })
         .collect();
@@ -119,19 +145,28 @@ fn check_top_frame_variables(what: &str, dump: &Value, expected: &[ExpectedVaria
             if want.may_be_optimized_out {
                 continue;
             }
-            return Err(format!("{what}: no variable {} in {}", want.expr, dump["variables"]));
+            return Err(format!(
+                "{what}: no variable {} in {}",
+                want.expr, dump["variables"]
+            ));
         };
         let value = got["value"].as_str().unwrap_or("");
         let exact = want.matches_printed(value);
         let tolerated = want.may_be_optimized_out && (printed_as_missing(value) || optimized);
         if !exact && !tolerated {
-            return Err(format!("{what}: {} = {value}, expected {}", want.expr, want.value));
+            return Err(format!(
+                "{what}: {} = {value}, expected {}",
+                want.expr, want.value
+            ));
         }
         checked += usize::from(exact);
     }
     // Debug builds keep every variable: all of them must have been checked.
     if !optimized && checked != wanted.len() {
-        return Err(format!("{what}: {checked} of {} variables shown with their values", wanted.len()));
+        return Err(format!(
+            "{what}: {checked} of {} variables shown with their values",
+            wanted.len()
+        ));
     }
     Ok(())
 }
@@ -140,15 +175,27 @@ fn check_top_frame_variables(what: &str, dump: &Value, expected: &[ExpectedVaria
 /// names, in a wasmgdb session on `dump` (as the collector serves it) and
 /// `module`, with the debug file from the collector's symbol server.
 /// Returns how many variables printed exactly the manifest's value.
-fn check_with_wasmgdb(what: &str, module: &Path, dump: &[u8], symbol_server: &str, cache: &Path, mode: &Mode) -> Result<usize, String> {
+fn check_with_wasmgdb(
+    what: &str,
+    module: &Path,
+    dump: &[u8],
+    symbol_server: &str,
+    cache: &Path,
+    mode: &Mode,
+) -> Result<usize, String> {
     let options = Options {
-        fetchers: vec![Box::new(SymbolServer::new(symbol_server, Some(cache.to_path_buf())))],
+        fetchers: vec![Box::new(SymbolServer::new(
+            symbol_server,
+            Some(cache.to_path_buf()),
+        ))],
         ..Options::default()
     };
     let mut session = Session::from_parts(module, dump, Path::new("collector dump"), options)
         .map_err(|e| format!("{what}: wasmgdb cannot open the dump: {e}"))?;
     let mut bt = String::new();
-    session.execute("bt", &mut bt).map_err(|e| format!("{what}: bt: {e}"))?;
+    session
+        .execute("bt", &mut bt)
+        .map_err(|e| format!("{what}: bt: {e}"))?;
     let frames: Vec<(String, String, u32)> = session
         .frames()
         .iter()
@@ -162,9 +209,12 @@ fn check_with_wasmgdb(what: &str, module: &Path, dump: &[u8], symbol_server: &st
         .collect();
     let start = frames
         .iter()
-        .position(|(function, _, _)| crash_fixtures::function_name_matches(&mode.frames[0].function, function))
+        .position(|(function, _, _)| {
+            crash_fixtures::function_name_matches(&mode.frames[0].function, function)
+        })
         .ok_or_else(|| format!("{what}: no frame {} in\n{bt}", mode.frames[0].function))?;
-    frames_match(&mode.frames, &frames[start..]).map_err(|e| format!("{what}: wasmgdb: {e}\n{bt}"))?;
+    frames_match(&mode.frames, &frames[start..])
+        .map_err(|e| format!("{what}: wasmgdb: {e}\n{bt}"))?;
     let mut exact = 0;
     for variable in &mode.variables {
         let mut out = String::new();
@@ -173,7 +223,10 @@ fn check_with_wasmgdb(what: &str, module: &Path, dump: &[u8], symbol_server: &st
             .map_err(|e| format!("{what}: frame: {e}"))?;
         let mut out = String::new();
         let printed = match session.execute(&format!("print {}", variable.expr), &mut out) {
-            Ok(_) => out.trim_end().split_once(" = ").map_or(out.clone(), |(_, v)| v.to_string()),
+            Ok(_) => out
+                .trim_end()
+                .split_once(" = ")
+                .map_or(out.clone(), |(_, v)| v.to_string()),
             Err(e) => e.to_string(),
         };
         if variable.matches_printed(&printed) {
@@ -189,54 +242,46 @@ fn check_with_wasmgdb(what: &str, module: &Path, dump: &[u8], symbol_server: &st
 }
 
 fn check_dump(what: &str, dump: &Value, mode: &Mode, optimized: bool) -> Result<(), String> {
-    let trap = mode.trap.as_ref().map(|t| t.to_string()).unwrap_or_default();
+    let trap = mode
+        .trap
+        .as_ref()
+        .map(|t| t.to_string())
+        .unwrap_or_default();
     if dump["trap_kind"] != trap.as_str() {
-        return Err(format!("{what}: trap {} , expected {trap}", dump["trap_kind"]));
+        return Err(format!(
+            "{what}: trap {} , expected {trap}",
+            dump["trap_kind"]
+        ));
     }
     if dump["symbolication"] != "complete" {
         return Err(format!("{what}: symbolication {}", dump["symbolication"]));
     }
     frames_match(&mode.frames, &in_app_frames(dump)).map_err(|e| format!("{what}: {e}"))?;
     check_top_frame_variables(what, dump, &mode.variables, optimized)
-
 }
 
 async fn pipeline(program_id: &str) {
     let manifest = Manifest::load().expect("fixture manifest");
-    let program = manifest.program(program_id).expect("fixture program").clone();
+    let program = manifest
+        .program(program_id)
+        .expect("fixture program")
+        .clone();
     let prepared = tokio::task::spawn_blocking(move || Prepared::new(&program))
         .await
         .expect("build steps");
     let (_keep, dir) = scratch(program_id);
 
-    let mut config = Config::embedded(&dir.join("collector"));
-    config.ingest_tokens = vec![INGEST_TOKEN.into()];
-    let server = RunningServer::start(config, "127.0.0.1:0".parse().expect("address"))
-        .await
-        .expect("collector starts");
+    let (server, http) = start_collector(&dir, &prepared).await;
     let api = Api {
         url: server.url(),
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .no_proxy()
-            .build()
-            .expect("http client"),
+        http,
     };
     let collector = Collector::new(server.url(), Some(INGEST_TOKEN.into()));
 
-    let put = api
-        .http
-        .put(format!("{}/api/v1/debug-files/{}", api.url, prepared.build_id()))
-        .bearer_auth(INGEST_TOKEN)
-        .body(prepared.split.debug.clone())
-        .send()
-        .await
-        .expect("debug file upload");
-    assert_eq!(put.status().as_u16(), 201, "{}", put.text().await.unwrap_or_default());
-
     // The stripped module as deployed: its external_debug_info names a file
     // that is not beside it, so the debug file must come from the collector.
-    std::fs::write(dir.join(&prepared.file_name), &prepared.split.stripped).expect("write stripped module");
+    std::fs::write(dir.join(&prepared.file_name), &prepared.split.stripped)
+        .expect("write stripped module");
 
     let mut failures = Vec::new();
     let mut printed_exactly = 0;
@@ -246,8 +291,24 @@ async fn pipeline(program_id: &str) {
         std::fs::write(&instrumented_path, &instrumented).expect("write instrumented module");
         let instrumented_module = instrumented_path.clone();
 
-        let from_rewrite = host_run(host(Capture::Native), &prepared.file_name, instrumented, mode, &dir, &collector).await;
-        let from_host = host_run(host(Capture::GuestDebug), &prepared.file_name, prepared.split.stripped.clone(), mode, &dir, &collector).await;
+        let from_rewrite = host_run(
+            host(Capture::Native),
+            &prepared.file_name,
+            instrumented,
+            mode,
+            &dir,
+            &collector,
+        )
+        .await;
+        let from_host = host_run(
+            host(Capture::GuestDebug),
+            &prepared.file_name,
+            prepared.split.stripped.clone(),
+            mode,
+            &dir,
+            &collector,
+        )
+        .await;
         let url = api.url.clone();
         let node_mode = mode.clone();
         let from_node = tokio::task::spawn_blocking(move || {
@@ -260,23 +321,47 @@ async fn pipeline(program_id: &str) {
         let host_dump = api.dump(&from_host).await;
         let node_dump = api.dump(&from_node).await;
         let tag = |how: &str| format!("{program_id} {} ({how})", mode.mode);
-        for (how, dump) in [("instrumented, wasmtime", &rewrite_dump), ("native capture", &host_dump), ("instrumented, node", &node_dump)] {
+        for (how, dump) in [
+            ("instrumented, wasmtime", &rewrite_dump),
+            ("native capture", &host_dump),
+            ("instrumented, node", &node_dump),
+        ] {
             if let Err(e) = check_dump(&tag(how), dump, mode, prepared.program.optimized) {
                 failures.push(e);
             }
         }
         let stripped_path = dir.join(&prepared.file_name);
         for (how, reply, module) in [
-            ("wasmgdb, instrumented module, wasmtime dump", &from_rewrite, &instrumented_module),
-            ("wasmgdb, stripped module, native capture", &from_host, &stripped_path),
-            ("wasmgdb, instrumented module, node dump", &from_node, &instrumented_module),
+            (
+                "wasmgdb, instrumented module, wasmtime dump",
+                &from_rewrite,
+                &instrumented_module,
+            ),
+            (
+                "wasmgdb, stripped module, native capture",
+                &from_host,
+                &stripped_path,
+            ),
+            (
+                "wasmgdb, instrumented module, node dump",
+                &from_node,
+                &instrumented_module,
+            ),
         ] {
             let id = reply["id"].as_str().unwrap_or_default().to_string();
             let raw = api.raw(&id).await;
-            let (what, module, url, cache, mode) = (tag(how), module.clone(), api.url.clone(), dir.join("symbol-cache"), mode.clone());
-            let result = tokio::task::spawn_blocking(move || check_with_wasmgdb(&what, &module, &raw, &url, &cache, &mode))
-                .await
-                .expect("wasmgdb session");
+            let (what, module, url, cache, mode) = (
+                tag(how),
+                module.clone(),
+                api.url.clone(),
+                dir.join("symbol-cache"),
+                mode.clone(),
+            );
+            let result = tokio::task::spawn_blocking(move || {
+                check_with_wasmgdb(&what, &module, &raw, &url, &cache, &mode)
+            })
+            .await
+            .expect("wasmgdb session");
             match result {
                 Ok(exact) => printed_exactly += exact,
                 Err(e) => failures.push(e),
@@ -291,15 +376,26 @@ async fn pipeline(program_id: &str) {
             ));
         }
         if in_app_frames(&node_dump) != in_app_frames(&rewrite_dump) {
-            failures.push(format!("{}: symbolicated frames differ", tag("node vs wasmtime")));
+            failures.push(format!(
+                "{}: symbolicated frames differ",
+                tag("node vs wasmtime")
+            ));
         }
         // One crash, one group, whichever way it was captured.
         if rewrite_dump["group_id"] != node_dump["group_id"] {
-            failures.push(format!("{}: node and wasmtime dumps grouped apart", tag("grouping")));
+            failures.push(format!(
+                "{}: node and wasmtime dumps grouped apart",
+                tag("grouping")
+            ));
         }
     }
     server.stop().await;
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     // Every value the optimiser must keep was printed exactly, in all three dumps.
     let kept = prepared
         .program
@@ -348,8 +444,19 @@ async fn rust_o2() {
 #[test]
 fn every_program_is_covered() {
     let manifest = Manifest::load().expect("fixture manifest");
-    let covered = ["c-O0", "c-O2", "zig-Debug", "zig-ReleaseSafe", "rust-debug", "rust-O2"];
+    let covered = [
+        "c-O0",
+        "c-O2",
+        "zig-Debug",
+        "zig-ReleaseSafe",
+        "rust-debug",
+        "rust-O2",
+    ];
     for program in &manifest.programs {
-        assert!(covered.contains(&program.id.as_str()), "{} has no pipeline test", program.id);
+        assert!(
+            covered.contains(&program.id.as_str()),
+            "{} has no pipeline test",
+            program.id
+        );
     }
 }

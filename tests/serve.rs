@@ -8,13 +8,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use coredump_collector::{Config, RunningServer};
 use coredump_host::{ServeConfig, serve_on};
 use crash_fixtures::Manifest;
-use end_to_end::{Prepared, in_app_frames, scratch};
+use end_to_end::{INGEST_TOKEN, Prepared, in_app_frames, scratch, start_collector};
 use serde_json::Value;
-
-const INGEST_TOKEN: &str = "e2e-serve-ingest";
 
 /// Debian's Chromium (scripts/test.sh installs it).
 fn chromium() -> &'static str {
@@ -43,7 +40,11 @@ fn rendered_dom(url: &str, profile: &Path) -> String {
         .arg(url)
         .output()
         .expect("chromium runs (scripts/test.sh installs it)");
-    assert!(output.status.success(), "chromium failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -51,30 +52,16 @@ fn rendered_dom(url: &str, profile: &Path) -> String {
 async fn a_crashing_request_reaches_the_collector_and_its_web_ui() {
     let manifest = Manifest::load().expect("fixture manifest");
     let program = manifest.program("c-O0").expect("fixture program").clone();
-    let mode = program.mode("divide-by-zero").expect("fixture mode").clone();
+    let mode = program
+        .mode("divide-by-zero")
+        .expect("fixture mode")
+        .clone();
     let prepared = tokio::task::spawn_blocking(move || Prepared::new(&program))
         .await
         .expect("build steps");
     let (_keep, dir) = scratch("serve");
 
-    let mut config = Config::embedded(&dir.join("collector"));
-    config.ingest_tokens = vec![INGEST_TOKEN.into()];
-    let collector = RunningServer::start(config, "127.0.0.1:0".parse().expect("address"))
-        .await
-        .expect("collector starts");
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .no_proxy()
-        .build()
-        .expect("http client");
-    let put = http
-        .put(format!("{}/api/v1/debug-files/{}", collector.url(), prepared.build_id()))
-        .bearer_auth(INGEST_TOKEN)
-        .body(prepared.split.debug.clone())
-        .send()
-        .await
-        .expect("debug file upload");
-    assert_eq!(put.status().as_u16(), 201);
+    let (collector, http) = start_collector(&dir, &prepared).await;
 
     // The route runs the instrumented module: its own dump, in the input's offsets.
     std::fs::write(dir.join("app.wasm"), prepared.instrumented_for(&mode)).expect("module");
@@ -97,7 +84,9 @@ args = {args:?}
         args = mode.args,
     );
     let serve_config = ServeConfig::parse(&routes, &dir).expect("routes.toml");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listen");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listen");
     let gateway = format!("http://{}", listener.local_addr().expect("address"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve_on(listener, serve_config, async move {
@@ -108,7 +97,9 @@ args = {args:?}
     let mut local_ids = Vec::new();
     for attempt in 0..2 {
         let response = http
-            .post(format!("{gateway}/orders/1042?page={attempt}&token=hunter2"))
+            .post(format!(
+                "{gateway}/orders/1042?page={attempt}&token=hunter2"
+            ))
             .header("Authorization", "Bearer very-secret")
             .header("Cookie", "session=abc")
             .header("X-Request-Id", format!("req-{attempt}"))
@@ -118,8 +109,18 @@ args = {args:?}
             .expect("gateway answers");
         assert_eq!(response.status().as_u16(), 500, "request {attempt}");
         let body: Value = response.json().await.expect("500 body is JSON");
-        assert_eq!(body["trap"], mode.trap.as_ref().map(|t| t.to_string()).unwrap_or_default().as_str());
-        let id = body["dump_id"].as_str().unwrap_or_else(|| panic!("no dump id: {body}")).to_string();
+        assert_eq!(
+            body["trap"],
+            mode.trap
+                .as_ref()
+                .map(|t| t.to_string())
+                .unwrap_or_default()
+                .as_str()
+        );
+        let id = body["dump_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no dump id: {body}"))
+            .to_string();
         local_ids.push(id);
     }
     assert_ne!(local_ids[0], local_ids[1], "each crash gets its own dump");
@@ -139,7 +140,10 @@ args = {args:?}
         if dumps.len() >= 2 {
             break dumps;
         }
-        assert!(Instant::now() < deadline, "dumps did not reach the collector: {list}");
+        assert!(
+            Instant::now() < deadline,
+            "dumps did not reach the collector: {list}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(dumps.len(), 2, "one dump per crash, none twice");
@@ -153,17 +157,29 @@ args = {args:?}
         .json()
         .await
         .expect("dump is JSON");
-    crash_fixtures::frames_match(&mode.frames, &in_app_frames(&dump)).unwrap_or_else(|e| panic!("{e}"));
+    crash_fixtures::frames_match(&mode.frames, &in_app_frames(&dump))
+        .unwrap_or_else(|e| panic!("{e}"));
     let capture = &dump["context"]["capture"];
     assert_eq!(capture["request.method"], "POST", "{capture}");
-    let url = capture["request.url"].as_str().unwrap_or_else(|| panic!("no URL in {capture}"));
+    let url = capture["request.url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no URL in {capture}"));
     assert!(url.starts_with("/orders/1042?page="), "{url}");
-    assert!(!url.contains("hunter2"), "a secret query value reached the collector: {url}");
+    assert!(
+        !url.contains("hunter2"),
+        "a secret query value reached the collector: {url}"
+    );
     let context = dump["context"].to_string();
     for secret in ["very-secret", "session=abc", "hunter2"] {
-        assert!(!context.contains(secret), "{secret} reached the collector: {context}");
+        assert!(
+            !context.contains(secret),
+            "{secret} reached the collector: {context}"
+        );
     }
-    assert!(context.contains("req-"), "the request id header is kept: {context}");
+    assert!(
+        context.contains("req-"),
+        "the request id header is kept: {context}"
+    );
 
     // The dump page, as a browser shows it.
     let page_url = format!("{}/dumps/{id}", collector.url());
@@ -173,7 +189,11 @@ args = {args:?}
         .expect("chromium");
     for frame in &mode.frames {
         let line = format!("{}:{}", frame.file, frame.line);
-        assert!(dom.contains(&frame.function), "{} not on the page:\n{dom}", frame.function);
+        assert!(
+            dom.contains(&frame.function),
+            "{} not on the page:\n{dom}",
+            frame.function
+        );
         // The trapping frame's line may be off by one (see frames_match).
         if frame.function != mode.frames[0].function {
             assert!(dom.contains(&line), "{line} not on the page:\n{dom}");
@@ -181,6 +201,9 @@ args = {args:?}
     }
 
     let _ = stop.send(());
-    server.await.expect("gateway task").expect("gateway shuts down cleanly");
+    server
+        .await
+        .expect("gateway task")
+        .expect("gateway shuts down cleanly");
     collector.stop().await;
 }

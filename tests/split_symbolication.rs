@@ -24,9 +24,21 @@ fn resolved(symbols: &Symbolicator, dump: &wasm_coredump::CoreDump) -> Vec<Strin
         };
         match symbols.symbolicate(location) {
             Ok(frames) => lines.extend(frames.iter().map(|f| {
-                format!("{}:{}: {} {:?}:{:?}:{:?} inlined={}", frame.function, frame.code_offset, f.function_name(), f.file, f.line, f.column, f.inlined)
+                format!(
+                    "{}:{}: {} {:?}:{:?}:{:?} inlined={}",
+                    frame.function,
+                    frame.code_offset,
+                    f.function_name(),
+                    f.file,
+                    f.line,
+                    f.column,
+                    f.inlined
+                )
             })),
-            Err(e) => lines.push(format!("{}:{}: error {e}", frame.function, frame.code_offset)),
+            Err(e) => lines.push(format!(
+                "{}:{}: error {e}",
+                frame.function, frame.code_offset
+            )),
         }
     }
     lines
@@ -51,7 +63,11 @@ fn every_fixture_symbolicates_the_same_through_its_debug_file() {
         std::fs::create_dir_all(&beside).expect("dir");
         let stripped_beside = beside.join(&prepared.file_name);
         std::fs::write(&stripped_beside, &prepared.split.stripped).expect("write");
-        std::fs::write(beside.join(&prepared.split.external_url), &prepared.split.debug).expect("write");
+        std::fs::write(
+            beside.join(&prepared.split.external_url),
+            &prepared.split.debug,
+        )
+        .expect("write");
 
         // Alone, with the debug file in a directory: flat and build-id tree layouts.
         let alone = dir.join("alone");
@@ -66,17 +82,27 @@ fn every_fixture_symbolicates_the_same_through_its_debug_file() {
         std::fs::write(&tree_file, &prepared.split.debug).expect("write");
 
         let original = open(&program.wasm_path(), &DebugInfoLocator::new());
-        assert!(matches!(original.source(), DebugInfoSource::Embedded), "{}", original.source());
+        assert!(
+            matches!(original.source(), DebugInfoSource::Embedded),
+            "{}",
+            original.source()
+        );
         let through_url = open(&stripped_beside, &DebugInfoLocator::new());
         assert!(
-            matches!(through_url.source(), DebugInfoSource::ExternalDebugInfo { .. }),
+            matches!(
+                through_url.source(),
+                DebugInfoSource::ExternalDebugInfo { .. }
+            ),
             "{}: {}",
             program.id,
             through_url.source()
         );
         let mut via_dirs = Vec::new();
         for debug_dir in [&flat, &tree] {
-            let symbols = open(&stripped_alone, &DebugInfoLocator::new().with_debug_dir(debug_dir));
+            let symbols = open(
+                &stripped_alone,
+                &DebugInfoLocator::new().with_debug_dir(debug_dir),
+            );
             assert!(
                 matches!(symbols.source(), DebugInfoSource::DebugDir { .. }),
                 "{} in {}: {}",
@@ -87,9 +113,14 @@ fn every_fixture_symbolicates_the_same_through_its_debug_file() {
             via_dirs.push(symbols);
         }
 
-        let module = host.compile(&prepared.file_name, &prepared.split.stripped).expect("compiles");
+        let module = host
+            .compile(&prepared.file_name, &prepared.split.stripped)
+            .expect("compiles");
         for mode in program.modes.iter().filter(|m| m.crashes()) {
-            let mut request = coredump_host::RunRequest::new(prepared.file_name.clone(), prepared.split.stripped.clone());
+            let mut request = coredump_host::RunRequest::new(
+                prepared.file_name.clone(),
+                prepared.split.stripped.clone(),
+            );
             request.args = mode.args.clone();
             let outcome = host.run_compiled(&module, &request).expect("runs");
             let dump = outcome
@@ -97,9 +128,25 @@ fn every_fixture_symbolicates_the_same_through_its_debug_file() {
                 .and_then(|c| c.dump)
                 .unwrap_or_else(|| panic!("{} {}: no dump", program.id, mode.mode));
             let want = resolved(&original, &dump);
-            assert!(want.iter().any(|l| l.contains(".c\"") || l.contains(".rs\"") || l.contains(".zig\"")), "{} {}: nothing resolved: {want:#?}", program.id, mode.mode);
-            for (how, symbols) in [("external_debug_info", &through_url), ("debug dir", &via_dirs[0]), ("build-id tree", &via_dirs[1])] {
-                assert_eq!(resolved(symbols, &dump), want, "{} {} via {how}", program.id, mode.mode);
+            assert!(
+                want.iter()
+                    .any(|l| l.contains(".c\"") || l.contains(".rs\"") || l.contains(".zig\"")),
+                "{} {}: nothing resolved: {want:#?}",
+                program.id,
+                mode.mode
+            );
+            for (how, symbols) in [
+                ("external_debug_info", &through_url),
+                ("debug dir", &via_dirs[0]),
+                ("build-id tree", &via_dirs[1]),
+            ] {
+                assert_eq!(
+                    resolved(symbols, &dump),
+                    want,
+                    "{} {} via {how}",
+                    program.id,
+                    mode.mode
+                );
             }
             compared += 1;
         }

@@ -9,6 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use std::time::Duration;
+
+use coredump_collector::{Config, RunningServer};
 use coredump_host::{Capture, Collector, Host, HostOptions, RunRequest, write_dump_atomically};
 use crash_fixtures::{Mode, Program, TrapKind};
 use debuginfo_split::{SplitBytes, SplitOptions};
@@ -182,4 +185,41 @@ pub fn scratch(name: &str) -> (tempfile::TempDir, PathBuf) {
         .expect("temp dir");
     let path = dir.path().to_path_buf();
     (dir, path)
+}
+
+/// The ingest token of the collectors these tests start (reading is open).
+pub const INGEST_TOKEN: &str = "e2e-ingest-token";
+
+/// A collector on embedded defaults (SQLite and a directory under `dir`) on
+/// 127.0.0.1, holding `prepared`'s debug file.
+pub async fn start_collector(dir: &Path, prepared: &Prepared) -> (RunningServer, reqwest::Client) {
+    let mut config = Config::embedded(dir.join("collector"));
+    config.ingest_tokens = vec![INGEST_TOKEN.into()];
+    let server = RunningServer::start(config, "127.0.0.1:0".parse().expect("address"))
+        .await
+        .expect("collector starts");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .no_proxy()
+        .build()
+        .expect("http client");
+    let put = http
+        .put(format!(
+            "{}/api/v1/debug-files/{}",
+            server.url(),
+            prepared.build_id()
+        ))
+        .bearer_auth(INGEST_TOKEN)
+        .body(prepared.split.debug.clone())
+        .send()
+        .await
+        .expect("debug file upload");
+    let status = put.status().as_u16();
+    assert_eq!(
+        status,
+        201,
+        "debug file upload: {}",
+        put.text().await.unwrap_or_default()
+    );
+    (server, http)
 }

@@ -398,7 +398,10 @@ pub fn printed_as_missing(printed: &str) -> bool {
 /// `(function, file base name, line)` source frames, in order. The trapping
 /// frame's line may differ by one (wasmtime's trap pc against V8's); callers
 /// must point at their call exactly.
-pub fn frames_match(expected: &[ExpectedFrame], actual: &[(String, String, u32)]) -> Result<(), String> {
+pub fn frames_match(
+    expected: &[ExpectedFrame],
+    actual: &[(String, String, u32)],
+) -> Result<(), String> {
     let ok = expected.len() <= actual.len()
         && expected
             .iter()
