@@ -422,6 +422,15 @@ pub fn frames_match(
     }
 }
 
+/// The `RuntimeError: ...` (or `RangeError: ...`) line that node prints on
+/// stderr when a module traps.
+pub fn v8_trap_line(stderr: &str) -> Option<&str> {
+    stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("RuntimeError:") || l.starts_with("RangeError:"))
+}
+
 /// What running a fixture under node produced.
 #[derive(Debug, Clone)]
 pub struct NodeRun {
@@ -434,10 +443,7 @@ pub struct NodeRun {
 impl NodeRun {
     /// The `RuntimeError: ...` (or `RangeError: ...`) line node printed for a trap.
     pub fn error_line(&self) -> Option<&str> {
-        self.stderr
-            .lines()
-            .map(str::trim)
-            .find(|l| l.starts_with("RuntimeError:") || l.starts_with("RangeError:"))
+        v8_trap_line(&self.stderr)
     }
 
     /// The Wasm frames of the printed stack, youngest first, as

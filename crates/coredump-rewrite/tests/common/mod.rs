@@ -127,10 +127,7 @@ pub struct NodeRun {
 
 impl NodeRun {
     pub fn error_line(&self) -> Option<&str> {
-        self.stderr
-            .lines()
-            .map(str::trim)
-            .find(|l| l.starts_with("RuntimeError:") || l.starts_with("RangeError:"))
+        crash_fixtures::v8_trap_line(&self.stderr)
     }
 }
 
