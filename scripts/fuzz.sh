@@ -78,7 +78,7 @@ for t in "${targets[@]}"; do
     set +e
     cargo fuzz run --release --debug-assertions "$t" "$fuzz/corpus/$t" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-        -print_final_stats=1 -close_fd_mask=3 > "$logs/$t.log" 2>&1
+        -print_final_stats=1 > "$logs/$t.log" 2>&1
     rc=$?
     set -e
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$t.log" | tail -1)
@@ -95,8 +95,8 @@ for t in "${targets[@]}"; do
         for f in "${new[@]}"; do cp "$fuzz/artifacts/$t/$f" "$fuzz/regressions/$t/$f"; done
         findings_total=$(( findings_total + ${#new[@]} ))
         echo "fuzz: $t FOUND ${new[*]} (saved under fuzz/regressions/$t/):" >&2
-        grep -E "panicked at|^SUMMARY|ERROR: libFuzzer|==ERROR" "$logs/$t.log" | head -5 >&2 || true
-        sed -n '/panicked at/,+2p' "$logs/$t.log" | head -4 >&2 || true
+        { sed -n '/panicked at/,+1p' "$logs/$t.log" | head -2
+          grep -E "^SUMMARY|ERROR: libFuzzer|==ERROR" "$logs/$t.log" | head -3; } | cut -c1-300 >&2 || true
     elif [ "$rc" != 0 ]; then
         echo "fuzz: $t exited $rc without an artifact; last lines:" >&2
         tail -20 "$logs/$t.log" >&2

@@ -29,6 +29,11 @@ fi
 crates/coredump-rewrite/scripts/fetch-modules.sh \
   tree-sitter-wasms@0.1.13 @sqlite.org/sqlite-wasm@3.41.2 sql.js@1.17.0 @resvg/resvg-wasm@2.6.2 >/dev/null
 
+# A short smoke of every fuzz target (cargo-fuzz on stable with
+# RUSTC_BOOTSTRAP; its own target dir under ~/.cache). A finding fails the run
+# and is saved under fuzz/regressions/.
+scripts/fuzz.sh --smoke
+
 # Two test threads: the machine has two cores and several tests compile
 # whole fixture modules with wasmtime.
 cargo test --workspace --locked -- --test-threads=2

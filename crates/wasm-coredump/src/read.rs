@@ -66,6 +66,12 @@ impl Reader {
                         let (offset, global) = global?;
                         let ty = val_type(global.ty.content_type, offset)?;
                         let value = const_value(&global.init_expr)?;
+                        if !value_has_type(value, ty) {
+                            return Err(ParseError::new(
+                                offset,
+                                format!("global of type {ty} is initialised with {value:?}"),
+                            ));
+                        }
                         self.dump.globals.push(Global {
                             ty,
                             mutable: global.ty.mutable,
@@ -395,6 +401,20 @@ fn ref_kind(heap: HeapType, offset: usize) -> Result<RefKind, ParseError> {
 }
 
 /// Evaluates a constant expression made of a single constant instruction.
+/// Whether a global's constant initialiser is of the global's declared type
+/// (a module where it is not is invalid, and the value could not round-trip).
+fn value_has_type(value: Value, ty: ValType) -> bool {
+    match (ty, value) {
+        (ValType::I32, Value::I32(_))
+        | (ValType::I64, Value::I64(_))
+        | (ValType::F32, Value::F32(_))
+        | (ValType::F64, Value::F64(_))
+        | (ValType::V128, Value::V128(_)) => true,
+        (ValType::Ref(kind), Value::RefNull(null)) => kind == null,
+        _ => false,
+    }
+}
+
 fn const_value(expr: &ConstExpr<'_>) -> Result<Value, ParseError> {
     let mut ops = expr.get_operators_reader();
     let at = ops.original_position();
