@@ -36,41 +36,39 @@ struct Api {
 }
 
 impl Api {
+    /// `GET path`, which must succeed.
+    async fn get(&self, path: &str) -> reqwest::Response {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("collector answers");
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response
+    }
+
+    /// The collector's record of the dump an upload `reply` names.
     async fn dump(&self, reply: &Value) -> Value {
         let id = reply["id"]
             .as_str()
             .unwrap_or_else(|| panic!("no dump id in {reply}"));
-        let response = self
-            .http
-            .get(format!("{}/api/v1/dumps/{id}", self.url))
-            .send()
-            .await
-            .expect("collector answers");
-        assert!(
-            response.status().is_success(),
-            "GET dump {id}: {}",
-            response.status()
-        );
+        let response = self.get(&format!("/api/v1/dumps/{id}")).await;
         response.json().await.expect("dump record is JSON")
     }
 
+    /// The dump file itself.
     async fn raw(&self, id: &str) -> Vec<u8> {
-        let response = self
-            .http
-            .get(format!("{}/api/v1/dumps/{id}/raw", self.url))
-            .send()
-            .await
-            .expect("collector answers");
-        assert!(
-            response.status().is_success(),
-            "GET raw dump {id}: {}",
-            response.status()
-        );
+        let response = self.get(&format!("/api/v1/dumps/{id}/raw")).await;
         response.bytes().await.expect("dump bytes").to_vec()
     }
 }
 
-/// Runs `wasm` in `host` (compiled once per call) and delivers the dump.
+/// Runs `wasm` in `host` and delivers the dump.
 async fn host_run(
     host: &'static Host,
     name: &str,
