@@ -1,77 +1,13 @@
 //! Spooling and delivery against a scripted collector on loopback.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod common;
+
+use std::net::TcpListener;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::scripted_collector;
 use coredump_host::{Collector, DUMP_SUFFIX, flush, pending_dumps, write_dump_atomically};
-
-#[derive(Debug, Clone)]
-struct Received {
-    idempotency_key: String,
-    authorization: String,
-    content_type: String,
-    body: Vec<u8>,
-}
-
-/// A collector that answers each request with the next status in `script`
-/// (the last one repeats) and records what it received.
-fn fake_collector(listener: TcpListener, script: Vec<u16>) -> Arc<Mutex<Vec<Received>>> {
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let log = received.clone();
-    std::thread::spawn(move || {
-        for (n, stream) in listener.incoming().enumerate() {
-            let Ok(stream) = stream else { return };
-            let status = *script.get(n).or(script.last()).unwrap_or(&500);
-            if let Some(request) = serve_one(stream, status)
-                && (200..300).contains(&status)
-            {
-                log.lock().unwrap().push(request);
-            }
-        }
-    });
-    received
-}
-
-fn serve_one(mut stream: TcpStream, status: u16) -> Option<Received> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut headers = Vec::new();
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header).ok()?;
-        if header.trim().is_empty() {
-            break;
-        }
-        let (k, v) = header.split_once(':')?;
-        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-    }
-    let get = |k: &str| {
-        headers
-            .iter()
-            .find(|(h, _)| h == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let len: usize = get("content-length").parse().ok()?;
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body).ok()?;
-    let reply = format!("{{\"id\":\"dump-{len}\"}}");
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
-        reply.len()
-    );
-    Some(Received {
-        idempotency_key: get("idempotency-key"),
-        authorization: get("authorization"),
-        content_type: get("content-type"),
-        body,
-    })
-}
 
 fn quick(url: String) -> Collector {
     let mut c = Collector::new(url, Some("secret".into()));
@@ -109,7 +45,7 @@ fn dumps_wait_in_the_spool_while_the_collector_is_down_then_all_arrive() {
 
     // The collector comes up, first failing with 503s: retries get through.
     let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
-    let received = fake_collector(listener, vec![503, 503, 201]);
+    let received = scripted_collector(listener, vec![503, 503, 201]);
     let report = flush(&quick(url), dir.path()).unwrap();
     assert_eq!(report.delivered.len(), 5, "{report:?}");
     assert!(pending_dumps(dir.path()).unwrap().is_empty());
@@ -138,7 +74,7 @@ fn rejected_dumps_are_marked_and_not_retried() {
     spool_dumps(dir.path(), 1);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    fake_collector(listener, vec![400]);
+    scripted_collector(listener, vec![400]);
     let report = flush(&quick(url), dir.path()).unwrap();
     assert_eq!(report.rejected.len(), 1, "{report:?}");
     assert!(report.rejected[0].1.contains("400"));

@@ -206,12 +206,21 @@ pub struct Received {
 /// A collector on `listener` that acknowledges every dump with 201 and
 /// records it.
 pub fn fake_collector(listener: TcpListener) -> Arc<Mutex<Vec<Received>>> {
+    scripted_collector(listener, vec![201])
+}
+
+/// A collector that answers each request with the next status in `script`
+/// (the last one repeats) and records the dumps it acknowledged.
+pub fn scripted_collector(listener: TcpListener, script: Vec<u16>) -> Arc<Mutex<Vec<Received>>> {
     let received = Arc::new(Mutex::new(Vec::new()));
     let log = received.clone();
     std::thread::spawn(move || {
-        for stream in listener.incoming() {
+        for (n, stream) in listener.incoming().enumerate() {
             let Ok(stream) = stream else { return };
-            if let Some(request) = serve_one(stream, 201) {
+            let status = *script.get(n).or(script.last()).unwrap_or(&500);
+            if let Some(request) = serve_one(stream, status)
+                && (200..300).contains(&status)
+            {
                 log.lock().unwrap().push(request);
             }
         }
