@@ -18,7 +18,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 fuzz="$root/fuzz"
-all_targets=(coredump_parse symbolicate wasmgdb_commands debuginfo_split rewrite_smith)
+all_targets=(coredump_parse symbolicate wasmgdb_commands debuginfo_split rewrite_smith rewrite_differential)
 
 seconds=60
 smoke=0

@@ -29,6 +29,17 @@ fi
 crates/coredump-rewrite/scripts/fetch-modules.sh \
   tree-sitter-wasms@0.1.13 @sqlite.org/sqlite-wasm@3.41.2 sql.js@1.17.0 @resvg/resvg-wasm@2.6.2 >/dev/null
 
+# The real wasm-tools (pinned; validate and dump only) checks that the
+# rewriter's dumps are spec core dumps another reader accepts.
+tools="$HOME/.cache/wasm-postmortem/tools"
+wasm_tools_version=1.263.0
+if ! "$tools/bin/wasm-tools" --version 2>/dev/null | grep -qx "wasm-tools $wasm_tools_version"; then
+  echo "test.sh: installing wasm-tools $wasm_tools_version" >&2
+  cargo install wasm-tools --version "$wasm_tools_version" --locked --no-default-features \
+    --features validate,dump --root "$tools" --target-dir "$tools/build" --quiet
+fi
+export WASM_TOOLS="$tools/bin/wasm-tools"
+
 # A short smoke of every fuzz target (cargo-fuzz on stable with
 # RUSTC_BOOTSTRAP; its own target dir under ~/.cache). A finding fails the run
 # and is saved under fuzz/regressions/.

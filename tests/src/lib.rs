@@ -117,7 +117,7 @@ pub fn run_under_node_and_upload(
     collector_url: &str,
     token: &str,
 ) -> serde_json::Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("node/run-and-upload.mjs");
+    let script = crash_fixtures::repo_root().join("tests/node/run-and-upload.mjs");
     let output = Command::new("node")
         .arg(&script)
         .arg(collector_url)

@@ -106,7 +106,7 @@ impl Drop for Driver {
 }
 
 fn screenshots_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/screenshots");
+    let dir = crash_fixtures::repo_root().join("crates/coredump-collector/tests/screenshots");
     std::fs::create_dir_all(&dir).expect("screenshots dir");
     dir
 }

@@ -1,5 +1,6 @@
 //! Turning wasmtime's view of a trap into the project's dump model.
 
+use coredump_rewrite::offsets::OffsetMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use wasm_coredump::{
@@ -241,23 +242,49 @@ pub(crate) async fn crash(
         request,
         layout.as_ref(),
     );
-    if instrumented {
-        // Its code offsets are the instrumented module's, not the input's.
-        parsed.info.push((
-            "instrumented".into(),
-            "coredump-rewrite; native offsets".into(),
-        ));
-    }
     if let (Some(frames), Some(layout)) = (store.data_mut().guest_frames.take(), &layout)
         && let Err(why) = add_guest_frames(&mut parsed, &frames, layout)
     {
         crash.dump_error = Some(why);
+    }
+    if instrumented {
+        // A trap the rewriter does not check: wasmtime's frames name the
+        // instrumented code. Its offset map puts them back in the input's
+        // coordinates, where the input's DWARF resolves them.
+        let note = match OffsetMap::from_module(&request.wasm) {
+            Ok(Some(map)) => {
+                to_input_coordinates(&mut parsed, &map);
+                "coredump-rewrite; native frames mapped to the input's offsets".to_string()
+            }
+            Ok(None) => "coredump-rewrite; native offsets (the module has no offset map)".into(),
+            Err(err) => {
+                format!("coredump-rewrite; native offsets (its offset map is unreadable: {err})")
+            }
+        };
+        parsed.info.push(("instrumented".into(), note));
     }
     if let Some(why) = abi_error {
         crash.dump_error = Some(why);
     }
     crash.dump = Some(parsed);
     crash
+}
+
+/// Maps every frame of a native dump of an instrumented module to the
+/// input's code offsets, dropping the frames of the rewriter's own functions
+/// (its export wrappers and helpers).
+fn to_input_coordinates(dump: &mut CoreDump, map: &OffsetMap) {
+    for thread in &mut dump.threads {
+        thread.frames.retain_mut(
+            |frame| match map.to_input(frame.function, frame.code_offset) {
+                Some(offset) => {
+                    frame.code_offset = offset;
+                    true
+                }
+                None => false,
+            },
+        );
+    }
 }
 
 /// wasmtime's native dump as our model, read straight from the store.

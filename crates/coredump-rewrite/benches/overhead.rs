@@ -13,13 +13,12 @@ use std::time::Instant;
 
 use coredump_rewrite::{Checks, Options};
 
-const RUNS: usize = 9;
+const RUNS: usize = 21;
 
 fn main() {
-    let original = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/benches/workload/cpu.wasm"
-    ))
+    let original = std::fs::read(
+        crash_fixtures::repo_root().join("crates/coredump-rewrite/benches/workload/cpu.wasm"),
+    )
     .expect("workload");
     let rounds = std::env::var("ROUNDS").unwrap_or_else(|_| "400".to_string());
     let mut variants: Vec<(&str, Vec<u8>)> = vec![
@@ -105,71 +104,110 @@ fn main() {
     }
     let engine = common::engine();
     let args = vec![rounds.clone()];
-    println!("wasmtime ({RUNS} runs each, median):");
-    let mut base = 0.0;
+    let modules: Vec<wasmtime::Module> = variants
+        .iter()
+        .map(|(_, wasm)| wasmtime::Module::new(&engine, wasm).expect("compile"))
+        .collect();
     let mut expected = None;
-    for (name, wasm) in &variants {
-        let module = wasmtime::Module::new(&engine, wasm).expect("compile");
-        let mut times = Vec::new();
-        for _ in 0..RUNS {
-            let t = Instant::now();
-            let run = common::run_wasi(&engine, &module, &args);
-            times.push(t.elapsed().as_secs_f64());
-            assert_eq!(run.exit, Some(0), "{name}: {}", run.message);
-            let out = String::from_utf8_lossy(&run.stdout).into_owned();
-            assert_eq!(
-                expected.get_or_insert_with(|| out.clone()),
-                &out,
-                "{name}: different output"
-            );
-        }
-        let t = modules::median(&mut times);
-        if base == 0.0 {
-            base = t;
-        }
-        println!(
-            "  {name:<20} {:>8.3} s  {:>+6.1}%  ({} bytes)",
-            t,
-            (t / base - 1.0) * 100.0,
-            wasm.len()
+    let times = interleaved(variants.len(), |v| {
+        let t = Instant::now();
+        let run = common::run_wasi(&engine, &modules[v], &args);
+        let elapsed = t.elapsed().as_secs_f64();
+        let name = variants[v].0;
+        assert_eq!(run.exit, Some(0), "{name}: {}", run.message);
+        let out = String::from_utf8_lossy(&run.stdout).into_owned();
+        assert_eq!(
+            expected.get_or_insert_with(|| out.clone()),
+            &out,
+            "{name}: different output"
         );
-    }
+        elapsed
+    });
+    println!(
+        "wasmtime ({RUNS} interleaved rounds after a warm-up round; median time and median of the per-round ratios to the original):"
+    );
+    report(&variants, &times, true);
 
-    println!("node ({RUNS} runs each, median; includes node start-up):");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut base = 0.0;
-    for (name, wasm) in &variants {
-        let file = dir.path().join("cpu.wasm");
-        std::fs::write(&file, wasm).expect("write");
-        let mut times = Vec::new();
-        for _ in 0..RUNS {
-            let t = Instant::now();
-            let out = Command::new(crash_fixtures::node_binary())
-                .arg(common::node_script())
-                .arg(&file)
-                .arg(&rounds)
-                .output();
-            times.push(t.elapsed().as_secs_f64());
-            match out {
-                Ok(o) if o.status.success() => {}
-                Ok(o) => panic!(
-                    "{name}: node failed: {}",
-                    String::from_utf8_lossy(&o.stderr)
-                ),
-                Err(e) => {
-                    println!("  node not available: {e}");
-                    return;
-                }
-            }
+    let files: Vec<_> = variants
+        .iter()
+        .enumerate()
+        .map(|(v, (_, wasm))| {
+            let file = dir.path().join(format!("cpu-{v}.wasm"));
+            std::fs::write(&file, wasm).expect("write");
+            file
+        })
+        .collect();
+    let probe = Command::new(crash_fixtures::node_binary())
+        .arg("--version")
+        .output();
+    if let Err(e) = probe {
+        println!("node not available: {e}");
+        return;
+    }
+    let times = interleaved(variants.len(), |v| {
+        let t = Instant::now();
+        let out = Command::new(crash_fixtures::node_binary())
+            .arg(common::node_script())
+            .arg(&files[v])
+            .arg(&rounds)
+            .output()
+            .expect("node");
+        let elapsed = t.elapsed().as_secs_f64();
+        assert!(
+            out.status.success(),
+            "{}: node failed: {}",
+            variants[v].0,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        elapsed
+    });
+    println!("node ({RUNS} interleaved rounds; includes node start-up):");
+    report(&variants, &times, false);
+}
+
+/// Runs every variant once to warm up, then `RUNS` rounds of every variant
+/// in turn, so that drift in the machine's speed falls on all variants alike.
+/// Returns each variant's times, round by round.
+fn interleaved(variants: usize, mut run: impl FnMut(usize) -> f64) -> Vec<Vec<f64>> {
+    for v in 0..variants {
+        run(v);
+    }
+    let mut times = vec![Vec::with_capacity(RUNS); variants];
+    for round in 0..RUNS {
+        // Rotate the order too, so no variant always runs first.
+        for k in 0..variants {
+            let v = (k + round) % variants;
+            times[v].push(run(v));
         }
-        let t = modules::median(&mut times);
-        if base == 0.0 {
-            base = t;
-        }
+    }
+    times
+}
+
+/// Prints each variant's median time and its overhead over the original
+/// (variant 0): the median of the per-round ratios (the figure held against
+/// the target), and the ratio of the best times.
+fn report(variants: &[(&str, Vec<u8>)], times: &[Vec<f64>], sizes: bool) {
+    let base = &times[0];
+    for (v, (name, wasm)) in variants.iter().enumerate() {
+        let mut ratios: Vec<f64> = times[v]
+            .iter()
+            .zip(base)
+            .map(|(t, b)| t / b - 1.0)
+            .collect();
+        let paired = modules::median(&mut ratios);
+        let median = modules::median(&mut times[v].clone());
+        let best = times[v].iter().copied().fold(f64::MAX, f64::min);
+        let of_best = best / base.iter().copied().fold(f64::MAX, f64::min) - 1.0;
+        let size = if sizes {
+            format!("  ({} bytes)", wasm.len())
+        } else {
+            String::new()
+        };
         println!(
-            "  {name:<20} {:>8.3} s  {:>+6.1}%",
-            t,
-            (t / base - 1.0) * 100.0
+            "  {name:<20} {median:>8.3} s  {:>+6.1}%   best {best:>6.3} s {:>+6.1}%{size}",
+            paired * 100.0,
+            of_best * 100.0,
         );
     }
 }

@@ -1,5 +1,5 @@
-//! Output size growth over the real-world modules (default checks, and with
-//! the opt-in bounds checks), relative to the input without its DWARF (which
+//! Output size growth over the real-world modules (default checks, without
+//! the offset map, and with the opt-in bounds checks), relative to the input without its DWARF (which
 //! the rewriter removes). Prints a table, the median and the worst case.
 //!
 //!   cargo bench -p coredump-rewrite --bench size
@@ -27,11 +27,16 @@ fn main() {
         },
         ..Options::default()
     };
+    let no_map = Options {
+        offset_map: false,
+        ..Options::default()
+    };
     let mut growth_default = Vec::new();
+    let mut growth_no_map = Vec::new();
     let mut growth_bounds = Vec::new();
     println!(
-        "{:<62} {:>11} {:>11} {:>8} {:>8} {:>8}",
-        "module", "input", "no-debug", "default", "bounds", "rewrite"
+        "{:<62} {:>11} {:>11} {:>8} {:>8} {:>8} {:>8}",
+        "module", "input", "no-debug", "default", "no-map", "bounds", "rewrite"
     );
     for path in &paths {
         let Ok(wasm) = std::fs::read(path) else {
@@ -50,16 +55,22 @@ fn main() {
         let b = coredump_rewrite::rewrite(&wasm, &bounds)
             .map(|o| o.wasm.len())
             .unwrap_or(0);
+        let n = coredump_rewrite::rewrite(&wasm, &no_map)
+            .map(|o| o.wasm.len())
+            .unwrap_or(0);
+        let gn = n as f64 / base - 1.0;
+        growth_no_map.push(gn);
         let gd = d.wasm.len() as f64 / base - 1.0;
         let gb = b as f64 / base - 1.0;
         growth_default.push(gd);
         growth_bounds.push(gb);
         println!(
-            "{:<62} {:>11} {:>11} {:>+7.1}% {:>+7.1}% {:>6}ms",
+            "{:<62} {:>11} {:>11} {:>+7.1}% {:>+7.1}% {:>+7.1}% {:>6}ms",
             modules::short(path),
             wasm.len(),
             base as usize,
             gd * 100.0,
+            gn * 100.0,
             gb * 100.0,
             ms
         );
@@ -78,6 +89,12 @@ fn main() {
         growth_default.len(),
         modules::median(&mut growth_default) * 100.0,
         worst_d * 100.0
+    );
+    let worst_n = growth_no_map.iter().copied().fold(f64::MIN, f64::max);
+    println!(
+        "--no-offset-map:       median {:+.1}%, worst {:+.1}%",
+        modules::median(&mut growth_no_map) * 100.0,
+        worst_n * 100.0
     );
     println!(
         "with --bounds-checks:  median {:+.1}%, worst {:+.1}%",

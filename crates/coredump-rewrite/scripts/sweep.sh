@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The full real-world sweep: rewrites every cached module (default checks and
-# --bounds-checks), validates each output with exactly the features its input
-# uses, and prints the size table with median and worst growth.
-# Fetch the modules first with scripts/fetch-modules.sh.
+# The real-world sweep now lives in scripts/sweep.sh (it fetches the modules,
+# rewrites and splits each with the release binaries, validates every output
+# with wasm-tools under its input's features, compares behaviour under node
+# and coredump-host, and writes docs/sweep.md). This runs it with the
+# --bounds-checks rewrite as well, as this script used to; arguments are
+# passed on (see scripts/sweep.sh --help).
+# The in-process size table is still `VALIDATE=1 cargo bench -p coredump-rewrite --bench size`.
 set -euo pipefail
-cd "$(dirname "$0")/../../.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wasm-postmortem/target}"
-VALIDATE=1 cargo bench -p coredump-rewrite --bench size
+exec "$(dirname "$0")/../../../scripts/sweep.sh" --bounds-checks "$@"

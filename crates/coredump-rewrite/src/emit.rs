@@ -47,6 +47,8 @@ pub(crate) struct Additions {
     pub helpers: Vec<Vec<u8>>,
     /// Wrapper bodies, in `Plan::wrappers` order.
     pub wrappers: Vec<Vec<u8>>,
+    /// The `postmortem.offsets` payload (see `offsets`).
+    pub offsets: Option<Vec<u8>>,
 }
 
 pub(crate) struct Emitter<'a, 'b> {
@@ -95,7 +97,8 @@ impl Emitter<'_, '_> {
         self.plan.wrapped_ref_funcs
     }
 
-    pub fn emit(&self, add: Additions) -> Result<Vec<u8>, Error> {
+    pub fn emit(&self, mut add: Additions) -> Result<Vec<u8>, Error> {
+        let offsets = add.offsets.take();
         let input = self.input;
         let mut out = Vec::with_capacity(input.bytes.len() + input.bytes.len() / 4 + 4096);
         out.extend_from_slice(&input.bytes[..8]);
@@ -125,6 +128,12 @@ impl Emitter<'_, '_> {
         }
         for next in inserts {
             self.known(&mut out, next, None, &mut add)?;
+        }
+        if let Some(offsets) = offsets.filter(|_| self.active()) {
+            out.extend(crate::asm::custom_section(
+                crate::offsets::SECTION,
+                &offsets,
+            ));
         }
         Ok(out)
     }

@@ -32,6 +32,7 @@ use wasmparser::{
 use crate::analysis::Plan;
 use crate::layout::{FRAME_MAX, Helper, Layout, Num, arity_split, ev, heap_of, kind, tag};
 use crate::module::Input;
+use crate::offsets::Run;
 use crate::sites::{self, Check, Site};
 use crate::sites::{DivOp, TruncOp};
 use crate::{Error, Options};
@@ -79,14 +80,14 @@ enum Mode {
     Copy,
 }
 
-/// The rewritten body (locals and code, without its size), or `None` when it
-/// is unchanged.
+/// The rewritten body (locals and code, without its size) and the runs of
+/// it copied from the input (see `offsets`), or `None` when it is unchanged.
 pub(crate) fn rewrite(
     ctx: &Ctx<'_, '_>,
     index: usize,
     to_validate: FuncToValidate<ValidatorResources>,
     counts: &mut Counts,
-) -> Result<Option<Vec<u8>>, Error> {
+) -> Result<Option<(Vec<u8>, Vec<Run>)>, Error> {
     let input = ctx.input;
     let func = input.imported_funcs + index as u32;
     let f = func as usize;
@@ -182,8 +183,25 @@ pub(crate) fn rewrite(
         }
     }
 
-    let flush = |out: &mut Vec<u8>, copied: &mut usize, upto: usize| {
+    // Every copied stretch is a run of the offset map (output positions in
+    // `out` for now; the locals' length is added at the end).
+    let mut runs: Vec<Run> = Vec::new();
+    let mut flush = |out: &mut Vec<u8>, copied: &mut usize, upto: usize| {
         if upto > *copied {
+            let run = Run {
+                output: out.len() as u32,
+                input: (*copied - body_start) as u32,
+                len: (upto - *copied) as u32,
+            };
+            match runs.last_mut() {
+                Some(last)
+                    if last.output + last.len == run.output
+                        && last.input + last.len == run.input =>
+                {
+                    last.len += run.len;
+                }
+                _ => runs.push(run),
+            }
             out.extend_from_slice(&bytes[*copied..upto]);
             *copied = upto;
         }
@@ -445,8 +463,23 @@ pub(crate) fn rewrite(
             ty.encode(&mut result);
         }
     }
+    let locals_len = result.len() as u32;
     result.extend_from_slice(&out);
-    Ok(Some(result))
+    for run in &mut runs {
+        run.output += locals_len;
+    }
+    // The locals declarations, when copied as they were, are a run too.
+    if scratch.is_empty() {
+        runs.insert(
+            0,
+            Run {
+                output: 0,
+                input: 0,
+                len: locals_len,
+            },
+        );
+    }
+    Ok(Some((result, runs)))
 }
 
 /// A scratch local of type `ty` for operand `k` of a site (shared by all sites).

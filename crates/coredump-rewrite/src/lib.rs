@@ -45,6 +45,7 @@ mod error;
 mod instrument;
 mod layout;
 mod module;
+pub mod offsets;
 mod parallel;
 mod runtime;
 mod sites;
@@ -106,6 +107,11 @@ pub struct Options {
     pub call_depth_limit: Option<u32>,
     /// Validate the output before returning it.
     pub verify: bool,
+    /// Keep the offset map (the `postmortem.offsets` section, see
+    /// [`offsets`]), so that native dumps of traps the rewriter does not
+    /// check can be put back in the input's coordinates. It adds about 3
+    /// bytes per call or check in an instrumented function.
+    pub offset_map: bool,
     /// Worker threads (0: one per core).
     pub threads: usize,
 }
@@ -117,6 +123,7 @@ impl Default for Options {
             checks: Checks::default(),
             call_depth_limit: None,
             verify: true,
+            offset_map: true,
             threads: 0,
         }
     }
@@ -190,10 +197,17 @@ pub fn rewrite(wasm: &[u8], opts: &Options) -> Result<Output, Error> {
     });
     let mut counts = Counts::default();
     let mut bodies = Vec::with_capacity(results.len());
-    for r in results {
+    let mut offsets = offsets::OffsetMap {
+        input_functions: input.imported_funcs + input.bodies.len() as u32,
+        bodies: Vec::new(),
+    };
+    for (i, r) in results.into_iter().enumerate() {
         let (b, c) = r?;
         counts.add(&c);
-        bodies.push(b);
+        bodies.push(b.map(|(body, runs)| {
+            offsets.bodies.push((input.imported_funcs + i as u32, runs));
+            body
+        }));
     }
     let rt = runtime::Runtime {
         input: &input,
@@ -223,6 +237,11 @@ pub fn rewrite(wasm: &[u8], opts: &Options) -> Result<Output, Error> {
         bodies,
         helpers,
         wrappers,
+        offsets: if opts.offset_map {
+            Some(offsets.encode())
+        } else {
+            None
+        },
     })?;
     let t2 = Instant::now();
     if opts.verify {

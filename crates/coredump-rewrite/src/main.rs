@@ -79,6 +79,11 @@ struct Cli {
     /// Skip validating the output (saves time on very large modules).
     #[arg(long)]
     no_verify: bool,
+    /// Leave out the offset map (section `postmortem.offsets`, about 3 bytes
+    /// per call or check). Without it, a host's native dump of a trap the
+    /// rewriter does not check names the instrumented code, not the input's.
+    #[arg(long)]
+    no_offset_map: bool,
     /// Worker threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -132,6 +137,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         },
         call_depth_limit: cli.call_depth_limit,
         verify: !cli.no_verify,
+        offset_map: !cli.no_offset_map,
         threads: cli.threads,
     };
     let out = coredump_rewrite::rewrite(&wasm, &opts)?;

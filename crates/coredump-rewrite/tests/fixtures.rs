@@ -10,17 +10,6 @@ use coredump_rewrite::{Checks, Options};
 use crash_fixtures::{Manifest, Mode, Program, trap_kinds_from_v8_message};
 use wasm_coredump::{CoreDump, ModuleLayout, TrapKind};
 
-/// Cranelift folds a conditional branch to an `unreachable` into one
-/// conditional trap carrying the branch's offset; the dump (like V8) names
-/// the `unreachable` itself, a few bytes later in the same function.
-fn folded(wasm: &[u8], layout: &ModuleLayout, function: u32, wasmtime: u32, ours: u32) -> bool {
-    let Some(body) = layout.function_body(function) else {
-        return false;
-    };
-    let byte_at = |offset: u32| wasm.get(body.start + offset as usize).copied();
-    wasmtime < ours && matches!(byte_at(wasmtime), Some(0x04 | 0x0d)) && byte_at(ours) == Some(0x00)
-}
-
 /// Checks a dump against the native backtrace of the original module.
 #[allow(clippy::too_many_arguments)]
 fn check_dump(
@@ -60,6 +49,13 @@ fn check_dump(
     }
     let frames = dump.main_frames();
     let got: Vec<(u32, u32)> = frames.iter().map(|f| (f.function, f.code_offset)).collect();
+    // The real wasm-tools validates it and reads the same frames.
+    let theirs = common::wasm_tools_frames(bytes).map_err(|e| format!("{what}: {e}"))?;
+    if theirs != got {
+        return Err(format!(
+            "{what}: wasm-tools reads frames {theirs:?}, our reader {got:?}"
+        ));
+    }
     let want: Vec<(u32, Option<u32>)> = native
         .iter()
         .map(|f| (f.function, f.function_offset))
@@ -77,7 +73,14 @@ fn check_dump(
         };
         if frame.function != bt.function
             || (frame.code_offset != offset
-                && !(i == 0 && folded(original, layout, frame.function, offset, frame.code_offset)))
+                && !(i == 0
+                    && rewrite_differential::trap_site_matches(
+                        original,
+                        layout,
+                        frame.function,
+                        offset,
+                        frame.code_offset,
+                    )))
         {
             return Err(format!(
                 "{what}: frame {i} differs:\n  dump     {got:?}\n  wasmtime {want:?}"
@@ -168,6 +171,8 @@ fn check_program(id: &str) {
     let plain_module = wasmtime::Module::new(&engine, &plain).expect("compile instrumented");
     let checked_module = wasmtime::Module::new(&engine, &checked).expect("compile instrumented");
 
+    let plain_in_host = host.compile(id, &plain).expect("compile instrumented");
+
     let mut failures = Vec::new();
     for mode in &program.modes {
         let what = format!("{id} {}", mode.mode);
@@ -176,6 +181,16 @@ fn check_program(id: &str) {
         let native = host
             .run_compiled(&native_module, &request)
             .expect("native run");
+        if mode.trap.as_ref().is_some_and(needs_bounds) {
+            let mut request = RunRequest::new("crash", plain.clone());
+            request.args = mode.args.clone();
+            let run = host
+                .run_compiled(&plain_in_host, &request)
+                .expect("instrumented run");
+            if let Err(e) = check_native_fallback(&what, &run, &native, &original) {
+                failures.push(e);
+            }
+        }
         let guest = if mode.trap.is_some() {
             guest_host
                 .run_compiled(&guest_module, &request)
@@ -235,6 +250,42 @@ fn check_program(id: &str) {
         compared >= crashes * 2,
         "{id}: only {compared} dumps had their locals compared with guest debugging"
     );
+}
+
+/// A trap the default checks leave to the engine (a plain out-of-bounds
+/// access): the host's native dump of the instrumented module, mapped through
+/// its offset map, has exactly the original's native frames.
+fn check_native_fallback(
+    what: &str,
+    run: &coredump_host::RunOutcome,
+    native: &coredump_host::RunOutcome,
+    original: &[u8],
+) -> Result<(), String> {
+    let what = format!("{what} [default, native capture in the host]");
+    let frames_of = |outcome: &coredump_host::RunOutcome| -> Option<Vec<(u32, u32)>> {
+        let dump = outcome.crash.as_ref()?.dump.as_ref()?;
+        Some(
+            dump.main_frames()
+                .iter()
+                .map(|f| (f.function, f.code_offset))
+                .collect(),
+        )
+    };
+    let want: Vec<(u32, u32)> = native
+        .crash
+        .as_ref()
+        .ok_or(format!("{what}: the original did not trap"))?
+        .backtrace
+        .iter()
+        .map(|f| (f.function, f.function_offset.unwrap_or(u32::MAX)))
+        .collect();
+    let got = frames_of(run).ok_or(format!("{what}: no dump"))?;
+    if !common::same_frames(original, &got, &want) {
+        return Err(format!(
+            "{what}: frames differ:\n  host dump {got:?}\n  original  {want:?}"
+        ));
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]

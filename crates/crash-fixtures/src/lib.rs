@@ -53,14 +53,30 @@ pub enum Error {
     Spawn { command: String, source: io::Error },
 }
 
+/// The repository root, found when the program runs (from the
+/// `CARGO_MANIFEST_DIR` cargo sets for tests and benches) rather than only
+/// when it was compiled: a build cache shared by two checkouts can hand one
+/// of them artifacts compiled in the other.
+pub fn repo_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
+        if let Some(root) = Path::new(&dir)
+            .ancestors()
+            .find(|a| a.join("fixtures/manifest.json").is_file())
+        {
+            return root.to_path_buf();
+        }
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 /// `fixtures/` in the repository.
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+    repo_root().join("fixtures")
 }
 
 /// `demo/` in the repository.
 pub fn demo_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../demo")
+    repo_root().join("demo")
 }
 
 /// `fixtures/run-node.mjs`: runs a WASI command module under node's `node:wasi`.

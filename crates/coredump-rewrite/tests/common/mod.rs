@@ -3,10 +3,10 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-use coredump_rewrite::{Options, abi};
+use coredump_rewrite::Options;
 use wasm_coredump::TrapKind;
 use wasmparser::{Validator, WasmFeatures};
 use wasmtime::{Config, Engine, Instance, Linker, Module, Store};
@@ -46,25 +46,7 @@ pub struct WasiRun {
 
 /// Fetches the dump through the ABI exports (i32 or, for 64-bit memories, i64).
 pub fn fetch_dump(store: &mut Store<impl Sized>, instance: &Instance) -> Option<Vec<u8>> {
-    let mut call = |name: &str| -> Option<u64> {
-        let f = instance.get_func(&mut *store, name)?;
-        let mut out = [wasmtime::Val::I32(0)];
-        f.call(&mut *store, &[], &mut out)
-            .expect("ABI export traps");
-        match out[0] {
-            wasmtime::Val::I32(v) => Some(u64::from(v as u32)),
-            wasmtime::Val::I64(v) => Some(v as u64),
-            _ => None,
-        }
-    };
-    let len = call(abi::EXPORT_LEN)? as usize;
-    let ptr = call(abi::EXPORT_PTR)? as usize;
-    if len == 0 {
-        return None;
-    }
-    let memory = instance.get_memory(&mut *store, abi::EXPORT_MEMORY)?;
-    let data = memory.data(&*store);
-    Some(data[ptr..ptr + len].to_vec())
+    rewrite_differential::fetch_dump(store, instance).expect("ABI exports")
 }
 
 /// The trap kind of a wasmtime error.
@@ -132,7 +114,7 @@ impl NodeRun {
 }
 
 pub fn node_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node/run-dump.mjs")
+    crash_fixtures::repo_root().join("crates/coredump-rewrite/tests/node/run-dump.mjs")
 }
 
 /// Runs an instrumented WASI module under node with `tests/node/run-dump.mjs`.
@@ -306,11 +288,8 @@ pub fn same_frames(original: &[u8], dump: &[(u32, u32)], native: &[(u32, u32)]) 
     dump.iter().zip(native).enumerate().all(|(i, (d, n))| {
         d.0 == n.0
             && (d.1 == n.1
-                || (i == 0 && d.1 > n.1 && {
-                    let body = layout.function_body(d.0).expect("body");
-                    matches!(original.get(body.start + n.1 as usize), Some(0x04 | 0x0d))
-                        && original.get(body.start + d.1 as usize) == Some(&0x00)
-                }))
+                || (i == 0
+                    && rewrite_differential::trap_site_matches(original, &layout, d.0, n.1, d.1)))
     })
 }
 
@@ -321,7 +300,7 @@ pub fn node_call(wasm: &[u8], export: &str, args: &[&str]) -> NodeRun {
     std::fs::write(&file, wasm).expect("write module");
     let dump_path = dir.path().join("m.core");
     let output = Command::new(crash_fixtures::node_binary())
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node/call-export.mjs"))
+        .arg(crash_fixtures::repo_root().join("crates/coredump-rewrite/tests/node/call-export.mjs"))
         .arg(&file)
         .arg(export)
         .args(args)
@@ -334,4 +313,69 @@ pub fn node_call(wasm: &[u8], export: &str, args: &[&str]) -> NodeRun {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         dump: std::fs::read(&dump_path).ok(),
     }
+}
+
+/// The real `wasm-tools` binary: `$WASM_TOOLS`, the copy `scripts/test.sh`
+/// installs under `~/.cache/wasm-postmortem/tools`, or one on `PATH`.
+pub fn wasm_tools() -> PathBuf {
+    if let Some(path) = std::env::var_os("WASM_TOOLS") {
+        return PathBuf::from(path);
+    }
+    let cached = PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+        .join(".cache/wasm-postmortem/tools/bin/wasm-tools");
+    if cached.exists() {
+        return cached;
+    }
+    PathBuf::from("wasm-tools")
+}
+
+/// Has `wasm-tools` validate a dump and parse its core-dump sections
+/// (`wasm-tools dump`), and returns the main thread's frames as it read them.
+pub fn wasm_tools_frames(bytes: &[u8]) -> Result<Vec<(u32, u32)>, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let file = dir.path().join("dump.core");
+    std::fs::write(&file, bytes).map_err(|e| e.to_string())?;
+    let tool = wasm_tools();
+    let run = |command: &str| {
+        let out = Command::new(&tool)
+            .arg(command)
+            .arg(&file)
+            .output()
+            .map_err(|e| {
+                format!(
+                    "cannot run {} ({e}): scripts/test.sh installs it, or set WASM_TOOLS",
+                    tool.display()
+                )
+            })?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(format!(
+                "wasm-tools {command} rejects the dump: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    };
+    run("validate")?;
+    let dump = run("dump")?;
+    // `stacks: main / [CoreDumpStackFrame { instanceidx: 0, funcidx: 7, codeoffset: 12, ...`
+    let stacks = dump
+        .lines()
+        .find_map(|l| {
+            l.split_once("stacks: main / ")
+                .map(|(_, rest)| rest.to_string())
+        })
+        .ok_or("wasm-tools dump shows no main stack")?;
+    let number = |text: &str, key: &str| -> Option<u32> {
+        let rest = &text[text.find(key)? + key.len()..];
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    Ok(stacks
+        .split("CoreDumpStackFrame {")
+        .skip(1)
+        .filter_map(|frame| Some((number(frame, "funcidx: ")?, number(frame, "codeoffset: ")?)))
+        .collect())
 }
