@@ -190,7 +190,8 @@ impl Session {
         let Some(entry) = self.frames.get(index) else {
             return String::new();
         };
-        let mut line = format!("#{index:<3}");
+        // As gdb: the number padded to two digits, then a space.
+        let mut line = format!("#{index:<2} ");
         if !entry.source.inlined
             && let Some(pc) = self.frame_pc(index)
         {

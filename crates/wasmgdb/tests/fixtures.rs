@@ -180,3 +180,31 @@ fn rust_o2_native_backtraces() {
 fn demo_native() {
     check_program("demo", Kind::Native);
 }
+
+/// A deep backtrace (the C recursion that runs out of shadow stack, a few
+/// hundred frames): every frame number is followed by a space, as in gdb
+/// (`#9  …`, `#10 …`, `#100 …`).
+#[test]
+fn frame_numbers_of_any_width_are_followed_by_a_space() {
+    let program_dumps = dumps("c-O0");
+    let dump = &program_dumps.modes["stack-overflow"].native;
+    let mut session = Session::open(&program_dumps.program.wasm_path(), dump, Options::default())
+        .expect("session");
+    let mut out = String::new();
+    session.execute("bt", &mut out).expect("bt");
+    let numbers: Vec<usize> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix('#'))
+        .map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            let after = rest[digits.len()..].chars().next();
+            assert_eq!(after, Some(' '), "no space after the number in #{rest}");
+            digits.parse().expect("frame number")
+        })
+        .collect();
+    assert!(
+        numbers.iter().any(|&n| n >= 100),
+        "expected a backtrace of more than 100 frames, got {}",
+        numbers.len()
+    );
+}
