@@ -142,16 +142,8 @@ impl OffsetMap {
     }
 }
 
-fn leb(out: &mut Vec<u8>, mut v: u32) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
+fn leb(out: &mut Vec<u8>, v: u32) {
+    crate::asm::uleb(out, u64::from(v));
 }
 
 #[cfg(test)]
