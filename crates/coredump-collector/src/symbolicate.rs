@@ -11,7 +11,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use wasm_coredump::{CodeLocation, CoreDump};
-use wasm_symbolicate::variables::DumpFrameState;
+use wasm_symbolicate::module_info::ModuleInfo as ModuleSections;
+use wasm_symbolicate::unwind::StackModel;
+use wasm_symbolicate::variables::{DumpFrameState, FrameState};
 use wasm_symbolicate::{DebugInfoLocator, ModuleFile, Symbolicator};
 
 use crate::fingerprint::is_in_app;
@@ -34,6 +36,8 @@ pub const MAX_STACK_FRAMES: usize = 1024;
 pub struct ModuleSymbols {
     // addr2line's lazily parsed units are not `Sync`: one lookup at a time.
     inner: Mutex<Symbolicator>,
+    /// The stack-pointer global and parameter counts, for the frame model.
+    module_info: Option<ModuleSections>,
     pub has_dwarf: bool,
 }
 
@@ -49,12 +53,14 @@ impl ModuleSymbols {
     /// Opens a debug file (a Wasm module carrying DWARF).
     pub fn from_debug_file(bytes: Vec<u8>, name: &str) -> Result<Self, String> {
         let module = ModuleFile::from_bytes(bytes, Some(name.into())).map_err(|e| e.to_string())?;
+        let module_info = ModuleSections::parse(module.bytes()).ok();
         // A stored debug file never points elsewhere: no file-system lookups.
         let locator = DebugInfoLocator::new().ignore_external_debug_info_paths(true);
         let symbolicator = Symbolicator::new(module, &locator).map_err(|e| e.to_string())?;
         let has_dwarf = symbolicator.has_dwarf();
         Ok(ModuleSymbols {
             inner: Mutex::new(symbolicator),
+            module_info,
             has_dwarf,
         })
     }
@@ -89,19 +95,35 @@ impl ModuleSymbols {
 
 impl ModuleSymbols {
     /// The parameters and locals in scope at dump frame `index`, evaluated
-    /// against the dump. `None` when the frame is not in this module or has
-    /// no DWARF scope.
+    /// against the dump through the same frame model wasmgdb uses (each
+    /// frame's stack pointer recovered, a local rewritten after the frame's
+    /// pc shown as optimized out). `None` when the frame is not in this
+    /// module or has no DWARF scope.
     pub fn variables(&self, dump: &CoreDump, index: usize) -> Option<FrameVariables> {
         let frame = dump.main_frames().get(index)?;
-        let state = DumpFrameState { dump, frame };
         let symbolicator = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let model = self.module_info.as_ref().map(|info| {
+            StackModel::build(
+                dump,
+                symbolicator.layout(),
+                symbolicator.module().bytes(),
+                info.stack_pointer(),
+                &info.param_counts,
+            )
+        });
+        let modelled = model.as_ref().and_then(|m| m.state(dump, index));
+        let plain = DumpFrameState { dump, frame };
+        let state: &dyn FrameState = match &modelled {
+            Some(s) => s,
+            None => &plain,
+        };
         let scopes = symbolicator
             .frame_variables(
                 CodeLocation {
                     function: frame.function,
                     offset: frame.code_offset,
                 },
-                &state,
+                state,
             )
             .ok()?;
         let memory = dump.instance_memory(frame.instance, 0);

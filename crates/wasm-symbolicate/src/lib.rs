@@ -39,8 +39,10 @@ mod demangle;
 mod dwarf;
 mod error;
 mod locate;
+pub mod module_info;
 mod source;
 mod symbolicator;
+pub mod unwind;
 pub mod variables;
 
 pub use demangle::{NameLanguage, demangle, demangle_for};

@@ -27,12 +27,10 @@ mod error;
 pub mod expr;
 pub mod fetch;
 mod info;
-pub mod module_info;
 pub mod print;
 pub mod repl;
 mod session;
 mod source;
-pub mod unwind;
 
 pub use commands::Flow;
 pub use error::{Error, Result};

@@ -13,9 +13,9 @@ use wasm_symbolicate::{DebugFileFetcher, DebugInfoLocator, ModuleFile, SourceFra
 
 use crate::error::{Error, Result, bail};
 use crate::expr::{self, Data, Env, Obj, TypeOracle};
-use crate::module_info::ModuleInfo;
 use crate::print::{Examine, Lang};
-use crate::unwind::StackModel;
+use wasm_symbolicate::module_info::ModuleInfo;
+use wasm_symbolicate::unwind::StackModel;
 
 /// How to find debug info and sources.
 #[derive(Default)]

@@ -12,11 +12,16 @@
 //! is the dumped global) to the oldest, each caller's stack pointer being
 //! its callee's on entry. Where a frame does have locals, they anchor the
 //! walk exactly.
+//!
+//! The model also records where each function writes its locals, so that a
+//! local whose DWARF location is only valid before a later rewrite is shown
+//! as optimized out rather than with a stale value. wasmgdb and the
+//! collector both evaluate variables through it.
 
 use std::collections::HashMap;
 
+use crate::variables::{DumpFrameState, FrameState, LocalWrites};
 use wasm_coredump::{CoreDump, Frame, Memory, ModuleLayout, Value};
-use wasm_symbolicate::variables::{DumpFrameState, FrameState, LocalWrites};
 use wasmparser::{BinaryReader, FunctionBody, Operator};
 
 /// What a function's prologue does to the stack pointer.

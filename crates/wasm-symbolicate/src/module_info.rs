@@ -1,6 +1,7 @@
 //! The module's own sections (imports, exports, globals, memories, function
-//! types, global names), for `info imports|exports|globals|memory|registers`
-//! and the prologue analysis in [`crate::unwind`].
+//! types, global names): what wasmgdb's `info imports|exports|globals|memory|
+//! registers` show, and what the frame model in [`crate::unwind`] needs (the
+//! stack-pointer global, each function's parameter count).
 //!
 //! [`wasm_coredump::ModuleLayout`] already holds code offsets and function
 //! names; this reads the rest, once, without touching code or DWARF.
