@@ -453,10 +453,10 @@ pub(crate) mod abi {
 
     use crate::run::HostState;
 
-    pub(crate) const LEN: &str = "__coredump_len";
-    const PTR: &str = "__coredump_ptr";
-    const MEMORY: &str = "__coredump_memory";
-    const TRAILER_MAGIC: &[u8; 4] = b"WCD1";
+    // The names and the trailer's magic are the rewriter's.
+    pub(crate) use coredump_rewrite::abi::EXPORT_LEN as LEN;
+    use coredump_rewrite::abi::{EXPORT_MEMORY as MEMORY, EXPORT_PTR as PTR};
+    const TRAILER_MAGIC: [u8; 4] = coredump_rewrite::TRAILER_MAGIC.to_le_bytes();
     /// Fuel for each accessor call; they only read two globals.
     const ACCESSOR_FUEL: u64 = 1_000_000;
     /// Epoch ticks the accessors may run before the deadline check.
@@ -498,7 +498,7 @@ pub(crate) mod abi {
         let trailer = memory
             .read(at, 16)
             .map_err(|e| format!("cannot read the dump trailer: {e}"))?;
-        if &trailer[12..16] != TRAILER_MAGIC {
+        if trailer[12..16] != TRAILER_MAGIC {
             return Ok(None);
         }
         let mut addr = [0; 8];

@@ -374,14 +374,9 @@ fn trap_kinds_keep_their_names() {
     );
 }
 
-/// `fuzz/regressions/coredump_parse/`, from the directory cargo runs the test
-/// in (not the one it was compiled in: a shared build cache may have built it
-/// in another checkout).
+/// `fuzz/regressions/coredump_parse/` in the repository.
 fn regressions_dir() -> std::path::PathBuf {
-    let package = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
-    package.join("../../fuzz/regressions/coredump_parse")
+    crash_fixtures::repo_root().join("fuzz/regressions/coredump_parse")
 }
 
 /// Every input the fuzzer saved (`fuzz/regressions/coredump_parse/`) is an
