@@ -40,6 +40,24 @@ if ! "$tools/bin/wasm-tools" --version 2>/dev/null | grep -qx "wasm-tools $wasm_
 fi
 export WASM_TOOLS="$tools/bin/wasm-tools"
 
+# workerd, the Cloudflare Workers runtime, for the JS helper's runtime tests
+# (pinned in js/runtimes/package-lock.json).
+if ! js/runtimes/node_modules/.bin/workerd --version >/dev/null 2>&1; then
+  echo "test.sh: installing workerd (npm ci in js/runtimes)" >&2
+  (cd js/runtimes && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# Sentry's own event normaliser (PyPI sentry-relay, pinned) checks the events
+# the collector forwards to Sentry.
+relay_venv="$HOME/.cache/wasm-postmortem/relay-venv"
+sentry_relay_version=0.10.1
+if ! "$relay_venv/bin/python" -c "import sentry_relay, importlib.metadata as m; assert m.version('sentry-relay') == '$sentry_relay_version'" 2>/dev/null; then
+  echo "test.sh: installing sentry-relay $sentry_relay_version" >&2
+  python3 -m venv "$relay_venv"
+  "$relay_venv/bin/pip" install --quiet --disable-pip-version-check "sentry-relay==$sentry_relay_version"
+fi
+export SENTRY_RELAY_PYTHON="$relay_venv/bin/python"
+
 # A short smoke of every fuzz target (cargo-fuzz on stable with
 # RUSTC_BOOTSTRAP; its own target dir under ~/.cache). A finding fails the run
 # and is saved under fuzz/regressions/.
@@ -48,3 +66,6 @@ scripts/fuzz.sh --smoke
 # Two test threads: the machine has two cores and several tests compile
 # whole fixture modules with wasmtime.
 cargo test --workspace --locked -- --test-threads=2
+
+# The JS helper's unit tests, on node's built-in test runner.
+(cd js/coredump && node --test test/)

@@ -7,8 +7,8 @@
 //!    - the instrumented module in the bundled host (the module's own dump),
 //!    - the stripped module in the bundled host with native capture (guest
 //!      debugging, for the locals),
-//!    - the instrumented module under node 20, whose dump the reference JS
-//!      snippet extracts and uploads (an engine with no native core dumps);
+//!    - the instrumented module under node 20, whose dump the JS helper
+//!      (`js/coredump`) extracts and uploads (an engine with no native core dumps);
 //! 5. the collector symbolicates every dump through the debug file;
 //! 6. wasmgdb opens each dump as the collector serves it, with the module that
 //!    ran, and fetches the debug file from the collector's symbol server.
@@ -21,52 +21,14 @@
 use std::path::Path;
 
 use coredump_host::{Capture, Collector, Host};
-use crash_fixtures::{ExpectedVariable, Manifest, Mode, frames_match, printed_as_missing};
+use crash_fixtures::{Manifest, Mode, frames_match, printed_as_missing};
 use end_to_end::{
-    INGEST_TOKEN, Prepared, in_app_frames, raw_frames, run_under_node_and_upload, scratch,
+    Api, INGEST_TOKEN, Prepared, check_dump, in_app_frames, raw_frames, run_under_node_and_upload, scratch,
     start_collector,
 };
 use serde_json::Value;
 use wasmgdb::fetch::SymbolServer;
 use wasmgdb::{Options, Session};
-
-struct Api {
-    url: String,
-    http: reqwest::Client,
-}
-
-impl Api {
-    /// `GET path`, which must succeed.
-    async fn get(&self, path: &str) -> reqwest::Response {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .expect("collector answers");
-        assert!(
-            response.status().is_success(),
-            "GET {path}: {}",
-            response.status()
-        );
-        response
-    }
-
-    /// The collector's record of the dump an upload `reply` names.
-    async fn dump(&self, reply: &Value) -> Value {
-        let id = reply["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no dump id in {reply}"));
-        let response = self.get(&format!("/api/v1/dumps/{id}")).await;
-        response.json().await.expect("dump record is JSON")
-    }
-
-    /// The dump file itself.
-    async fn raw(&self, id: &str) -> Vec<u8> {
-        let response = self.get(&format!("/api/v1/dumps/{id}/raw")).await;
-        response.bytes().await.expect("dump bytes").to_vec()
-    }
-}
 
 /// Runs `wasm` in `host` and delivers the dump.
 async fn host_run(
@@ -99,74 +61,6 @@ fn host(capture: Capture) -> &'static Host {
         _ => &NATIVE,
     };
     cell.get_or_init(|| end_to_end::host(capture))
-}
-
-/// Whether the manifest's `name` is a static (`g_counter` in C and Zig,
-/// `COUNTER` in Rust): those are not frame variables.
-fn is_static(name: &str) -> bool {
-    name.starts_with("g_") || name.chars().all(|c| c.is_ascii_uppercase() || c == '_')
-}
-
-/// The manifest's variables of the trapping in-app frame that the collector
-/// shows (it evaluates that frame's parameters and locals, not expressions).
-///
-/// A variable the manifest marks `may_be_optimized_out` may be missing or
-/// shown as optimised out, never with another value: the collector evaluates
-/// through wasmgdb's frame model, which shows a local the function rewrote
-/// after the frame's pc (zig ReleaseSafe's `code`, whose DWARF keeps it in
-/// its local for the whole function) as optimised out.
-fn check_top_frame_variables(
-    what: &str,
-    dump: &Value,
-    expected: &[ExpectedVariable],
-    optimized: bool,
-) -> Result<(), String> {
-    let variables: Vec<&Value> = dump["variables"]["scopes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|scope| scope["variables"].as_array().into_iter().flatten())
-        .collect();
-    let wanted: Vec<&ExpectedVariable> = expected
-        .iter()
-        .filter(|v| {
-            v.frame == 0
-                && v.expr
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && !is_static(&v.expr)
-        })
-        .collect();
-    let mut checked = 0;
-    for want in &wanted {
-        let Some(got) = variables.iter().find(|v| v["name"] == want.expr.as_str()) else {
-            if want.may_be_optimized_out {
-                continue;
-            }
-            return Err(format!(
-                "{what}: no variable {} in {}",
-                want.expr, dump["variables"]
-            ));
-        };
-        let value = got["value"].as_str().unwrap_or("");
-        let exact = want.matches_printed(value);
-        let tolerated = want.may_be_optimized_out && printed_as_missing(value);
-        if !exact && !tolerated {
-            return Err(format!(
-                "{what}: {} = {value}, expected {}",
-                want.expr, want.value
-            ));
-        }
-        checked += usize::from(exact);
-    }
-    // Debug builds keep every variable: all of them must have been checked.
-    if !optimized && checked != wanted.len() {
-        return Err(format!(
-            "{what}: {checked} of {} variables shown with their values",
-            wanted.len()
-        ));
-    }
-    Ok(())
 }
 
 /// `bt`, then `frame N` and `print EXPR` for every variable the manifest
@@ -237,25 +131,6 @@ fn check_with_wasmgdb(
         }
     }
     Ok(exact)
-}
-
-fn check_dump(what: &str, dump: &Value, mode: &Mode, optimized: bool) -> Result<(), String> {
-    let trap = mode
-        .trap
-        .as_ref()
-        .map(|t| t.to_string())
-        .unwrap_or_default();
-    if dump["trap_kind"] != trap.as_str() {
-        return Err(format!(
-            "{what}: trap {} , expected {trap}",
-            dump["trap_kind"]
-        ));
-    }
-    if dump["symbolication"] != "complete" {
-        return Err(format!("{what}: symbolication {}", dump["symbolication"]));
-    }
-    frames_match(&mode.frames, &in_app_frames(dump)).map_err(|e| format!("{what}: {e}"))?;
-    check_top_frame_variables(what, dump, &mode.variables, optimized)
 }
 
 async fn pipeline(program_id: &str) {

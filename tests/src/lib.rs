@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use coredump_collector::{Config, RunningServer};
 use coredump_host::{Capture, Collector, Host, HostOptions, RunRequest, write_dump_atomically};
-use crash_fixtures::{Mode, Program, TrapKind};
+use crash_fixtures::{ExpectedVariable, Mode, Program, TrapKind, frames_match, printed_as_missing};
+use serde_json::Value;
 use debuginfo_split::{SplitBytes, SplitOptions};
 
 /// A fixture program after the build steps.
@@ -110,7 +111,7 @@ pub fn host(capture: Capture) -> Host {
 }
 
 /// Runs the instrumented `wasm` under node 20 and uploads its dump with the
-/// reference JS snippet. Returns the collector's reply.
+/// JS helper (`js/coredump`, node:wasi). Returns the collector's reply.
 pub fn run_under_node_and_upload(
     wasm_path: &Path,
     mode: &Mode,
@@ -223,3 +224,135 @@ pub async fn start_collector(dir: &Path, prepared: &Prepared) -> (RunningServer,
     );
     (server, http)
 }
+
+/// The collector's read API, for the tests' checks.
+pub struct Api {
+    pub url: String,
+    pub http: reqwest::Client,
+}
+
+impl Api {
+    /// `GET path`, which must succeed.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("collector answers");
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response
+    }
+
+    /// The collector's record of the dump an upload `reply` names.
+    pub async fn dump(&self, reply: &Value) -> Value {
+        let id = reply["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no dump id in {reply}"));
+        let response = self.get(&format!("/api/v1/dumps/{id}")).await;
+        response.json().await.expect("dump record is JSON")
+    }
+
+    /// The dump file itself.
+    pub async fn raw(&self, id: &str) -> Vec<u8> {
+        let response = self.get(&format!("/api/v1/dumps/{id}/raw")).await;
+        response.bytes().await.expect("dump bytes").to_vec()
+    }
+}
+
+
+/// Whether the manifest's `name` is a static (`g_counter` in C and Zig,
+/// `COUNTER` in Rust): those are not frame variables.
+pub fn is_static(name: &str) -> bool {
+    name.starts_with("g_") || name.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+}
+
+/// The manifest's variables of the trapping in-app frame that the collector
+/// shows (it evaluates that frame's parameters and locals, not expressions).
+///
+/// A variable the manifest marks `may_be_optimized_out` may be missing or
+/// shown as optimised out, never with another value: the collector evaluates
+/// through wasmgdb's frame model, which shows a local the function rewrote
+/// after the frame's pc (zig ReleaseSafe's `code`, whose DWARF keeps it in
+/// its local for the whole function) as optimised out.
+pub fn check_top_frame_variables(
+    what: &str,
+    dump: &Value,
+    expected: &[ExpectedVariable],
+    optimized: bool,
+) -> Result<(), String> {
+    let variables: Vec<&Value> = dump["variables"]["scopes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|scope| scope["variables"].as_array().into_iter().flatten())
+        .collect();
+    let wanted: Vec<&ExpectedVariable> = expected
+        .iter()
+        .filter(|v| {
+            v.frame == 0
+                && v.expr
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !is_static(&v.expr)
+        })
+        .collect();
+    let mut checked = 0;
+    for want in &wanted {
+        let Some(got) = variables.iter().find(|v| v["name"] == want.expr.as_str()) else {
+            if want.may_be_optimized_out {
+                continue;
+            }
+            return Err(format!(
+                "{what}: no variable {} in {}",
+                want.expr, dump["variables"]
+            ));
+        };
+        let value = got["value"].as_str().unwrap_or("");
+        let exact = want.matches_printed(value);
+        let tolerated = want.may_be_optimized_out && printed_as_missing(value);
+        if !exact && !tolerated {
+            return Err(format!(
+                "{what}: {} = {value}, expected {}",
+                want.expr, want.value
+            ));
+        }
+        checked += usize::from(exact);
+    }
+    // Debug builds keep every variable: all of them must have been checked.
+    if !optimized && checked != wanted.len() {
+        return Err(format!(
+            "{what}: {checked} of {} variables shown with their values",
+            wanted.len()
+        ));
+    }
+    Ok(())
+}
+
+
+/// Checks a collector dump record against the manifest's `mode`: trap kind,
+/// complete symbolication, the in-app frames and the trapping frame's
+/// variables.
+pub fn check_dump(what: &str, dump: &Value, mode: &Mode, optimized: bool) -> Result<(), String> {
+    let trap = mode
+        .trap
+        .as_ref()
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    if dump["trap_kind"] != trap.as_str() {
+        return Err(format!(
+            "{what}: trap {} , expected {trap}",
+            dump["trap_kind"]
+        ));
+    }
+    if dump["symbolication"] != "complete" {
+        return Err(format!("{what}: symbolication {}", dump["symbolication"]));
+    }
+    frames_match(&mode.frames, &in_app_frames(dump)).map_err(|e| format!("{what}: {e}"))?;
+    check_top_frame_variables(what, dump, &mode.variables, optimized)
+}
+

@@ -19,7 +19,7 @@ use coredump_rewrite::{Checks, Options};
 ///
 /// Hosts fetch the dump after catching the trap through three exports:
 /// `__coredump_ptr()` and `__coredump_len()` (0 when there is no dump) give
-/// the bytes in `__coredump_memory`. See ABI.md and js/coredump-abi.mjs.
+/// the bytes in `__coredump_memory`. See ABI.md and the JS helper in js/coredump.
 ///
 /// Dumps use the input module's code offsets and carry its build_id, so the
 /// input (or its split debug file) symbolicates them. DWARF, source maps and

@@ -1,13 +1,13 @@
 // Instantiates a module with no imports (or with the test imports below),
 // calls one export with integer arguments, and on a trap fetches the dump
-// through the ABI (js/coredump-abi.mjs) into $COREDUMP_OUT.
+// through the ABI (the JS helper, js/coredump) into $COREDUMP_OUT.
 //
 //   COREDUMP_OUT=x.core node call-export.mjs file.wasm export [args...]
 //
 // Prints the error line to stderr; exit code 134 after a trap, 0 otherwise.
 import { readFile, writeFile } from 'node:fs/promises';
 import process from 'node:process';
-import { coreDumpFromInstance, coreDumpFromMemory } from '../../../../js/coredump-abi.mjs';
+import { extractCoredump, extractCoredumpFromMemory } from '../../../../js/coredump/index.js';
 
 const [file, name, ...rest] = process.argv.slice(2);
 const args = rest.map((a) => (a.endsWith('n') ? BigInt(a.slice(0, -1)) : Number(a)));
@@ -29,7 +29,7 @@ try {
   }
 } catch (err) {
   console.error(err && err.stack ? err.stack : String(err));
-  const dump = (instance && coreDumpFromInstance(instance)) || coreDumpFromMemory(memory);
+  const dump = (instance && extractCoredump(instance)) || extractCoredumpFromMemory(memory);
   if (dump && process.env.COREDUMP_OUT) await writeFile(process.env.COREDUMP_OUT, dump);
   console.error(`coredump: ${dump ? dump.length : 0} bytes`);
   process.exitCode = 134;

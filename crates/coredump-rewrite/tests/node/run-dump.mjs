@@ -1,6 +1,6 @@
 // Runs a WASI command module instrumented by coredump-rewrite under node,
 // like fixtures/run-node.mjs, and on a trap also fetches the core dump through
-// the ABI (js/coredump-abi.mjs) and writes it to $COREDUMP_OUT.
+// the ABI (the JS helper, js/coredump) and writes it to $COREDUMP_OUT.
 //
 //   COREDUMP_OUT=crash.core node run-dump.mjs file.wasm [args...]
 //
@@ -9,7 +9,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import process from 'node:process';
 import { WASI } from 'node:wasi';
-import { coreDumpFromInstance } from '../../../../js/coredump-abi.mjs';
+import { extractCoredump } from '../../../../js/coredump/index.js';
 
 process.removeAllListeners('warning');
 process.on('warning', (w) => {
@@ -39,7 +39,7 @@ try {
   code = wasi.start(instance);
 } catch (err) {
   console.error(err && err.stack ? err.stack : String(err));
-  const dump = coreDumpFromInstance(instance);
+  const dump = extractCoredump(instance);
   if (dump && process.env.COREDUMP_OUT) {
     await writeFile(process.env.COREDUMP_OUT, dump);
   }
