@@ -1,5 +1,6 @@
 //! The collector's logic, independent of HTTP: ingest, debug files,
-//! re-symbolication and retention.
+//! re-symbolication, retention, and the background tasks (Sentry delivery
+//! lives in [`crate::sentry`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use crate::index::{Index, InsertOutcome, NewDump, NewGroup, Resymbolicated};
 use crate::ingest::{Encoding, UploadError, UploadMetadata, decode_body, parse_upload};
 use crate::metrics::{Gauges, Metrics};
 use crate::model::{DebugFileRecord, IngestReply, ModuleInfo, StackTrace};
+use crate::sentry::Outbox;
 use crate::store::{BlobStore, LocalStore, S3Store};
 use crate::symbolicate::{
     ModuleSymbols, SymbolCache, frame_variables, modules_of, symbolicate_stack,
@@ -71,6 +73,8 @@ pub(crate) struct Inner {
     pub symbols: SymbolCache,
     pub metrics: Metrics,
     pub auth: Auth,
+    /// This instance's side of the Sentry outbox (wake-ups, claimed rows).
+    pub sentry: Outbox,
     /// Serializes loading debug files into the cache (no stampede on a cold cache).
     loading: tokio::sync::Mutex<()>,
     /// One re-symbolication pass at a time in this instance.
@@ -210,6 +214,9 @@ impl Collector {
         if config.read_tokens.is_empty() {
             tracing::warn!("no --read-token: anyone who can reach the collector can read dumps");
         }
+        if let Some(sentry) = &config.sentry {
+            tracing::info!(endpoint = %sentry.dsn.envelope_url(), "forwarding new dumps to Sentry");
+        }
         Ok(Collector {
             inner: Arc::new(Inner {
                 symbols: SymbolCache::new(config.symbol_cache_size),
@@ -218,6 +225,7 @@ impl Collector {
                 store,
                 metrics: Metrics::default(),
                 auth,
+                sentry: Outbox::default(),
                 loading: tokio::sync::Mutex::new(()),
                 resymbolicating: tokio::sync::Mutex::new(()),
             }),
@@ -379,6 +387,7 @@ impl Collector {
                 top_frame: fp.top_frame.clone(),
             },
             idempotency: request.idempotency_key.map(|k| (request.scope.clone(), k)),
+            forward_to_sentry: inner.config.sentry.is_some(),
         };
         let state = stack.state;
         let outcome = inner
@@ -405,6 +414,9 @@ impl Collector {
                 }
                 m.ingest_duration.observe(started.elapsed());
                 tracing::info!(dump = %id, group = %fp.group_id, new_group, size, symbolication = state.as_str(), "dump stored");
+                if new.forward_to_sentry {
+                    inner.sentry.wake();
+                }
                 Ok(Ingested {
                     reply,
                     replayed: false,
@@ -430,7 +442,7 @@ impl Collector {
     }
 
     /// Opened debug files for the build ids that have one.
-    async fn symbols_for(
+    pub(crate) async fn symbols_for(
         &self,
         build_ids: &BTreeSet<String>,
     ) -> HashMap<String, Arc<ModuleSymbols>> {
@@ -736,8 +748,9 @@ impl Collector {
         Ok(report)
     }
 
-    /// Runs retention and the re-symbolication sweep periodically until the
-    /// collector is dropped.
+    /// Runs retention and the re-symbolication sweep periodically, and the
+    /// Sentry worker when forwarding is on, until the collector is dropped
+    /// or the task is aborted.
     pub fn spawn_background_tasks(&self) -> tokio::task::JoinHandle<()> {
         let weak = Arc::downgrade(&self.inner);
         let retention_every = self
@@ -751,7 +764,8 @@ impl Collector {
             .config
             .resymbolicate_interval
             .max(Duration::from_millis(100));
-        tokio::spawn(async move {
+        let sentry = crate::sentry::worker(Arc::downgrade(&self.inner));
+        let periodic = async move {
             // The first passes come one period after start, not at once.
             let start = tokio::time::Instant::now();
             let mut retention = tokio::time::interval_at(start + retention_every, retention_every);
@@ -774,6 +788,10 @@ impl Collector {
                     tracing::warn!(error = %err, task = if which == 0 { "retention" } else { "re-symbolication" }, "background task failed");
                 }
             }
+        };
+        // One task: aborting it stops both.
+        tokio::spawn(async move {
+            tokio::join!(periodic, sentry);
         })
     }
 
@@ -783,19 +801,30 @@ impl Collector {
             symbol_cache: self.inner.symbols.len(),
             ..Gauges::default()
         };
-        if let Ok([dumps, stored, groups, debug_files, waiting]) = self.inner.index.totals().await {
+        if let Ok([dumps, stored, groups, debug_files, waiting, sentry_outbox]) =
+            self.inner.index.totals().await
+        {
             gauges.dumps = dumps;
             gauges.stored = stored;
             gauges.groups = groups;
             gauges.debug_files = debug_files;
             gauges.waiting = waiting;
+            gauges.sentry_outbox = sentry_outbox;
             gauges.up = true;
         }
         gauges
     }
 
-    /// Closes the database pools.
+    /// Releases the Sentry events this instance was still sending (so a
+    /// restart or another instance takes them at once), then closes the
+    /// database pools.
     pub async fn close(&self) {
+        let claimed = self.inner.sentry.take_claimed();
+        if !claimed.is_empty()
+            && let Err(err) = self.inner.index.release_sentry_events(&claimed).await
+        {
+            tracing::warn!(error = %err, "cannot release Sentry events; they wait for their lease to end");
+        }
         self.inner.index.close().await;
     }
 }

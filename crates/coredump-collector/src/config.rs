@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::sentry::Dsn;
 use crate::store::S3Options;
 
 /// Where dump and debug files are stored.
@@ -81,6 +82,43 @@ impl Default for Retention {
     }
 }
 
+/// Forwarding of new dumps to Sentry (see [`crate::sentry`]).
+#[derive(Debug, Clone)]
+pub struct SentryConfig {
+    /// The project's DSN.
+    pub dsn: Dsn,
+    /// Timeout of one delivery request (connect to last byte of the reply).
+    pub timeout: Duration,
+    /// Attempts before an event is dropped (network errors, timeouts, 5xx, 429).
+    pub max_attempts: u32,
+    /// Wait after the first failed attempt; doubled after each one after it.
+    pub initial_backoff: Duration,
+    /// Longest wait between two attempts (Sentry's rate limits aside).
+    pub max_backoff: Duration,
+    /// How long an instance holds an event it is sending before another may take it.
+    pub lease: Duration,
+    /// How often to look for events queued by other instances or left by a restart.
+    pub poll_interval: Duration,
+    /// Deliveries in flight at once, per instance.
+    pub concurrency: usize,
+}
+
+impl SentryConfig {
+    /// The defaults: 10 s timeout, 20 attempts, 1 s backoff doubling to 10 minutes.
+    pub fn new(dsn: Dsn) -> Self {
+        SentryConfig {
+            dsn,
+            timeout: Duration::from_secs(10),
+            max_attempts: 20,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(600),
+            lease: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(5),
+            concurrency: 4,
+        }
+    }
+}
+
 /// A collector instance's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -102,6 +140,8 @@ pub struct Config {
     /// How often to look for dumps whose debug file has arrived meanwhile
     /// (uploaded through another instance, or during their own ingest).
     pub resymbolicate_interval: Duration,
+    /// Forward each new dump to Sentry; `None` turns forwarding off.
+    pub sentry: Option<SentryConfig>,
 }
 
 impl Config {
@@ -119,6 +159,7 @@ impl Config {
             symbol_cache_size: 32,
             public_url: None,
             resymbolicate_interval: Duration::from_secs(30),
+            sentry: None,
         }
     }
 }

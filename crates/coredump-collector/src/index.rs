@@ -1,5 +1,6 @@
-//! The index: dumps, groups, debug files, waiting lists and idempotency keys,
-//! in SQLite (embedded) or PostgreSQL (shared by several instances).
+//! The index: dumps, groups, debug files, waiting lists, idempotency keys and
+//! the Sentry outbox, in SQLite (embedded) or PostgreSQL (shared by several
+//! instances).
 //!
 //! One code path serves both through sqlx's `Any` driver; the SQL is the
 //! common subset (`$N` parameters, `ON CONFLICT`, `RETURNING`). Counters are
@@ -80,6 +81,8 @@ pub struct NewDump {
     pub group: NewGroup,
     /// `(scope, key)` of the upload's `Idempotency-Key`.
     pub idempotency: Option<(String, String)>,
+    /// Queue the dump for Sentry (an outbox row in the same transaction).
+    pub forward_to_sentry: bool,
 }
 
 /// The group a dump belongs to.
@@ -113,6 +116,26 @@ pub struct ResymbolicationRow {
     pub stack_json: String,
     /// `None` once the dump file was pruned.
     pub blob_key: Option<String>,
+}
+
+/// A Sentry outbox row, claimed for one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub dump_id: String,
+    /// Failed attempts so far.
+    pub attempts: i64,
+}
+
+/// A pending Sentry outbox row, as listed for inspection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub dump_id: String,
+    pub attempts: i64,
+    /// Unix ms of the next attempt.
+    pub next_attempt_at: i64,
+    /// Unix ms until which an instance holds the row (0: nobody).
+    pub locked_until: i64,
+    pub last_error: Option<String>,
 }
 
 /// A dump's new symbolication and group.
@@ -185,6 +208,14 @@ CREATE TABLE IF NOT EXISTS idempotency (
     PRIMARY KEY (scope, key)
 );
 CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_at);
+CREATE TABLE IF NOT EXISTS sentry_outbox (
+    dump_id TEXT PRIMARY KEY,
+    attempts INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    locked_until INTEGER NOT NULL,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS sentry_outbox_due ON sentry_outbox (next_attempt_at);
 "#;
 
 impl Index {
@@ -359,6 +390,17 @@ impl Index {
             .execute(&mut *tx)
             .await
             .map_err(sql("insert waiting"))?;
+        }
+        if dump.forward_to_sentry {
+            sqlx::query(
+                "INSERT INTO sentry_outbox (dump_id, attempts, next_attempt_at, locked_until, last_error) \
+                 VALUES ($1, 0, $2, 0, NULL) ON CONFLICT DO NOTHING",
+            )
+            .bind(&dump.id)
+            .bind(dump.received_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(sql("insert sentry outbox"))?;
         }
         let reply = reply(new_group);
         if let Some((scope, key)) = &dump.idempotency {
@@ -770,6 +812,11 @@ impl Index {
                 .execute(&mut *tx)
                 .await
                 .map_err(sql("delete waiting"))?;
+            sqlx::query("DELETE FROM sentry_outbox WHERE dump_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(sql("delete sentry outbox"))?;
             sqlx::query("UPDATE groups SET count = count - 1 WHERE id = $1")
                 .bind(group)
                 .execute(&mut *tx)
@@ -845,14 +892,16 @@ impl Index {
             .map_err(sql("delete idempotency keys"))
     }
 
-    /// `(dumps, stored dump files, groups, debug files, dumps waiting)`.
-    pub async fn totals(&self) -> Result<[i64; 5], IndexError> {
+    /// `(dumps, stored dump files, groups, debug files, dumps waiting,
+    /// events waiting for Sentry)`.
+    pub async fn totals(&self) -> Result<[i64; 6], IndexError> {
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM dumps) AS dumps, \
              (SELECT COUNT(*) FROM dumps WHERE blob_key IS NOT NULL) AS stored, \
              (SELECT COUNT(*) FROM groups) AS groups, \
              (SELECT COUNT(*) FROM debug_files) AS debug_files, \
-             (SELECT COUNT(DISTINCT dump_id) FROM waiting) AS waiting",
+             (SELECT COUNT(DISTINCT dump_id) FROM waiting) AS waiting, \
+             (SELECT COUNT(*) FROM sentry_outbox) AS sentry_outbox",
         )
         .fetch_one(&self.read)
         .await
@@ -864,7 +913,122 @@ impl Index {
             get("groups")?,
             get("debug_files")?,
             get("waiting")?,
+            get("sentry_outbox")?,
         ])
+    }
+
+    /// Claims up to `limit` due Sentry outbox rows for this instance until
+    /// `lease_until` (ms). A row another instance holds is skipped: the
+    /// `locked_until` check is repeated on the row being updated, so two
+    /// instances racing for one row cannot both get it.
+    pub async fn claim_sentry_events(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, IndexError> {
+        let rows = sqlx::query(
+            "UPDATE sentry_outbox SET locked_until = $1 \
+             WHERE dump_id IN (SELECT dump_id FROM sentry_outbox \
+             WHERE next_attempt_at <= $2 AND locked_until <= $2 ORDER BY next_attempt_at LIMIT $3) \
+             AND next_attempt_at <= $2 AND locked_until <= $2 \
+             RETURNING dump_id, attempts",
+        )
+        .bind(lease_until)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.write)
+        .await
+        .map_err(sql("claim sentry outbox"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(OutboxRow {
+                    dump_id: row.try_get("dump_id")?,
+                    attempts: row.try_get("attempts")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(sql("claim sentry outbox"))
+    }
+
+    /// Removes a Sentry outbox row (delivered, dropped, or its dump is gone).
+    pub async fn forget_sentry_event(&self, dump_id: &str) -> Result<(), IndexError> {
+        sqlx::query("DELETE FROM sentry_outbox WHERE dump_id = $1")
+            .bind(dump_id)
+            .execute(&self.write)
+            .await
+            .map(|_| ())
+            .map_err(sql("delete sentry outbox"))
+    }
+
+    /// Records a failed attempt and releases the row until `next_attempt_at` (ms).
+    pub async fn retry_sentry_event(
+        &self,
+        dump_id: &str,
+        attempts: i64,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> Result<(), IndexError> {
+        sqlx::query(
+            "UPDATE sentry_outbox SET attempts = $1, next_attempt_at = $2, locked_until = 0, last_error = $3 \
+             WHERE dump_id = $4",
+        )
+        .bind(attempts)
+        .bind(next_attempt_at)
+        .bind(error)
+        .bind(dump_id)
+        .execute(&self.write)
+        .await
+        .map(|_| ())
+        .map_err(sql("update sentry outbox"))
+    }
+
+    /// Releases rows this instance claimed and did not finish (shutdown).
+    pub async fn release_sentry_events(&self, dump_ids: &[String]) -> Result<(), IndexError> {
+        for id in dump_ids {
+            sqlx::query("UPDATE sentry_outbox SET locked_until = 0 WHERE dump_id = $1")
+                .bind(id)
+                .execute(&self.write)
+                .await
+                .map_err(sql("release sentry outbox"))?;
+        }
+        Ok(())
+    }
+
+    /// When the next unclaimed Sentry outbox row falls due (ms), if any.
+    pub async fn next_sentry_attempt(&self, now: i64) -> Result<Option<i64>, IndexError> {
+        let row = sqlx::query(
+            "SELECT MIN(next_attempt_at) AS due FROM sentry_outbox WHERE locked_until <= $1",
+        )
+        .bind(now)
+        .fetch_one(&self.read)
+        .await
+        .map_err(sql("read sentry outbox"))?;
+        row.try_get::<Option<i64>, _>("due")
+            .map_err(sql("read sentry outbox"))
+    }
+
+    /// The Sentry outbox, oldest first.
+    pub async fn sentry_outbox(&self) -> Result<Vec<OutboxEntry>, IndexError> {
+        let rows = sqlx::query(
+            "SELECT dump_id, attempts, next_attempt_at, locked_until, last_error FROM sentry_outbox \
+             ORDER BY next_attempt_at, dump_id",
+        )
+        .fetch_all(&self.read)
+        .await
+        .map_err(sql("read sentry outbox"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(OutboxEntry {
+                    dump_id: row.try_get("dump_id")?,
+                    attempts: row.try_get("attempts")?,
+                    next_attempt_at: row.try_get("next_attempt_at")?,
+                    locked_until: row.try_get("locked_until")?,
+                    last_error: row.try_get("last_error")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(sql("read sentry outbox"))
     }
 }
 

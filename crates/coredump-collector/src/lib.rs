@@ -26,6 +26,12 @@
 //!
 //! See [`symbolicate`] (the only module that calls `wasm-symbolicate`) and
 //! [`fingerprint`] (in-app rules and the fingerprint format).
+//!
+//! # Sentry
+//!
+//! With [`Config::sentry`] set, each new dump is also sent to Sentry as an
+//! event, from a durable outbox in the index, by a background worker
+//! ([`sentry`]).
 
 pub mod auth;
 mod collector;
@@ -36,6 +42,7 @@ pub mod index;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
+pub mod sentry;
 pub mod server;
 pub mod store;
 pub mod symbolicate;
@@ -47,12 +54,13 @@ use std::net::SocketAddr;
 pub use collector::{
     Collector, IngestRequest, Ingested, RetentionReport, now_ms, parse_build_id_path,
 };
-pub use config::{Config, Limits, RateLimit, Retention, StoreConfig};
+pub use config::{Config, Limits, RateLimit, Retention, SentryConfig, StoreConfig};
 pub use error::Error;
 pub use store::S3Options;
 
 /// Serves `collector` on `listener` until `shutdown` completes, running the
-/// background tasks (retention, re-symbolication sweep) meanwhile.
+/// background tasks (retention, re-symbolication sweep, Sentry delivery)
+/// meanwhile.
 pub async fn serve(
     collector: Collector,
     listener: tokio::net::TcpListener,
@@ -64,6 +72,8 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     background.abort();
+    // Gone for good before the pools close (the Sentry worker's claims are released there).
+    let _ = background.await;
     collector.close().await;
     result
 }

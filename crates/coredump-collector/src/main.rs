@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use coredump_collector::{Collector, Config, Limits, RateLimit, Retention, S3Options, StoreConfig};
+use coredump_collector::sentry::Dsn;
+use coredump_collector::{
+    Collector, Config, Limits, RateLimit, Retention, S3Options, SentryConfig, StoreConfig,
+};
 
 /// Receives, stores, symbolicates, groups and serves WebAssembly core dumps.
 ///
@@ -54,6 +57,9 @@ Examples:
       http://127.0.0.1:7070/api/v1/debug-files/<build id>
   wasmgdb --symbol-server http://127.0.0.1:7070/ app.wasm \\
       http://127.0.0.1:7070/api/v1/dumps/<dump id>/raw
+
+  # Forward every new dump to a Sentry project as well.
+  coredump-collector serve --sentry-dsn \"https://<public key>@o0.ingest.sentry.io/<project id>\"
 
 Environment: RUST_LOG sets the log filter (default `info`); AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_ENDPOINT are read for S3 when the
@@ -173,6 +179,18 @@ struct ServeArgs {
     #[arg(long, env = "COLLECTOR_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
 
+    /// Also send each new dump to Sentry as an event, through this project
+    /// DSN (`https://<public key>@<host>/<project id>`). Delivery runs in the
+    /// background from an outbox in the index: uploads never wait for Sentry,
+    /// and failures are retried with backoff.
+    #[arg(
+        long,
+        env = "COLLECTOR_SENTRY_DSN",
+        hide_env_values = true,
+        value_name = "DSN"
+    )]
+    sentry_dsn: Option<String>,
+
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -266,6 +284,10 @@ fn config_of(args: &ServeArgs) -> anyhow::Result<Config> {
     config.resymbolicate_interval = Duration::from_secs(args.resymbolicate_interval.max(1));
     config.symbol_cache_size = args.symbol_cache.max(1);
     config.public_url = args.public_url.clone();
+    if let Some(text) = args.sentry_dsn.as_deref().filter(|t| !t.trim().is_empty()) {
+        let dsn = Dsn::parse(text).context("--sentry-dsn")?;
+        config.sentry = Some(SentryConfig::new(dsn));
+    }
     Ok(config)
 }
 
@@ -339,6 +361,31 @@ mod tests {
         assert_eq!(parse_size("2k").unwrap(), 2048);
         assert!(parse_size("x").is_err());
         assert!(parse_size("0").is_err());
+    }
+
+    #[test]
+    fn sentry_dsn_flag() {
+        let args = |extra: &[&str]| {
+            let cli = Cli::try_parse_from(
+                ["coredump-collector", "serve", "--data", "/tmp/x"]
+                    .iter()
+                    .chain(extra),
+            )
+            .unwrap();
+            let Command::Serve(args) = cli.command;
+            args
+        };
+        assert!(config_of(&args(&[])).unwrap().sentry.is_none());
+        let config = config_of(&args(&["--sentry-dsn", "https://key@sentry.example/5"])).unwrap();
+        assert_eq!(
+            config.sentry.unwrap().dsn.envelope_url(),
+            "https://sentry.example/api/5/envelope/"
+        );
+        let err = config_of(&args(&["--sentry-dsn", "https://sentry.example/5"])).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("--sentry-dsn: invalid Sentry DSN"),
+            "{err:#}"
+        );
     }
 
     #[test]

@@ -63,6 +63,12 @@ pub struct Metrics {
     pub dumps_resymbolicated: AtomicU64,
     pub dumps_expired: AtomicU64,
     pub dumps_pruned: AtomicU64,
+    /// Events Sentry accepted.
+    pub sentry_sent: AtomicU64,
+    /// Failed delivery attempts that will be tried again.
+    pub sentry_retried: AtomicU64,
+    /// Events given up on (permanent refusal, or out of attempts).
+    pub sentry_dropped: AtomicU64,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
     pub ingest_duration: Histogram,
     pub symbolication_duration: Histogram,
@@ -77,6 +83,7 @@ pub struct Gauges {
     pub groups: i64,
     pub debug_files: i64,
     pub waiting: i64,
+    pub sentry_outbox: i64,
     pub symbol_cache: usize,
     pub up: bool,
 }
@@ -158,6 +165,24 @@ impl Metrics {
             "Dump files removed by the per-group cap (rows and counts kept).",
             load(&self.dumps_pruned),
         );
+        counter(
+            &mut out,
+            "collector_sentry_events_sent_total",
+            "Dumps Sentry accepted as events.",
+            load(&self.sentry_sent),
+        );
+        counter(
+            &mut out,
+            "collector_sentry_events_retried_total",
+            "Failed Sentry deliveries that will be tried again.",
+            load(&self.sentry_retried),
+        );
+        counter(
+            &mut out,
+            "collector_sentry_events_dropped_total",
+            "Events given up on: refused by Sentry, or out of attempts.",
+            load(&self.sentry_dropped),
+        );
         let _ = writeln!(
             out,
             "# HELP collector_uploads_rejected_total Uploads refused, by reason.\n# TYPE collector_uploads_rejected_total counter"
@@ -229,6 +254,12 @@ impl Metrics {
             "collector_dumps_waiting_for_debug_files",
             "Dumps waiting for a debug file.",
             gauges.waiting,
+        );
+        gauge(
+            &mut out,
+            "collector_sentry_outbox",
+            "Events waiting to be sent to Sentry.",
+            gauges.sentry_outbox,
         );
         gauge(
             &mut out,

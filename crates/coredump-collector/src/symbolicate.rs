@@ -94,6 +94,24 @@ impl ModuleSymbols {
 }
 
 impl ModuleSymbols {
+    /// The whole-module offset (from the start of the file) of a dump code
+    /// location: the function body's start plus the dump's code offset.
+    /// `None` for an unknown offset (0), an imported function or an offset
+    /// past the body.
+    ///
+    /// Computed on the debug file's layout, which is the shipped module's up
+    /// to and including the Code section (`debuginfo-split` only drops the
+    /// sections after it and appends its own at the end), so the offset is
+    /// valid in the shipped module too.
+    pub fn module_offset(&self, function: u32, offset: u32) -> Option<u64> {
+        let symbolicator = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        symbolicator
+            .layout()
+            .to_module_offset(CodeLocation { function, offset })
+            .ok()
+            .map(|o| o.0)
+    }
+
     /// The parameters and locals in scope at dump frame `index`, evaluated
     /// against the dump through the same frame model wasmgdb uses (each
     /// frame's stack pointer recovered, a local rewritten after the frame's
