@@ -216,7 +216,9 @@ fn check_context(what: &str, dump: &Value, trigger: &str, service: &str) {
     assert_eq!(dump["service"], service, "{what}");
     assert_eq!(dump["environment"], "test", "{what}");
     assert!(
-        context["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        context["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
         "{what}: no error message in {context}"
     );
     let build_id = context["modules"][0]["build_id"].as_str().unwrap_or("");
@@ -236,7 +238,10 @@ fn check_request(what: &str, dump: &Value) {
     let request = &dump["context"]["request"];
     assert_eq!(request["method"], "GET", "{what}: {request}");
     assert!(
-        request["url"].as_str().unwrap_or("").starts_with("https://app.example/run?mode="),
+        request["url"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("https://app.example/run?mode="),
         "{what}: {request}"
     );
     let header = |name: &str| {
@@ -247,7 +252,11 @@ fn check_request(what: &str, dump: &Value) {
             .unwrap_or(Value::Null)
     };
     for secret in ["authorization", "cookie", "cf-connecting-ip"] {
-        assert_eq!(header(secret), "[scrubbed]", "{what}: {secret} in {request}");
+        assert_eq!(
+            header(secret),
+            "[scrubbed]",
+            "{what}: {secret} in {request}"
+        );
     }
     assert_eq!(header("x-request-id"), "req-42", "{what}: {request}");
 }
@@ -262,7 +271,10 @@ fn dumps_by_default(mode: &Mode) -> bool {
 
 async fn workerd_program(program_id: &str) {
     let manifest = Manifest::load().expect("fixture manifest");
-    let program = manifest.program(program_id).expect("fixture program").clone();
+    let program = manifest
+        .program(program_id)
+        .expect("fixture program")
+        .clone();
     let prepared = tokio::task::spawn_blocking(move || Prepared::new(&program))
         .await
         .expect("build steps");
@@ -300,9 +312,17 @@ async fn workerd_program(program_id: &str) {
     let ok = program.mode("ok").expect("ok mode");
     let (status, body) = get(format!("/fetch/binding?mode={}", ok.mode)).await;
     assert_eq!(status, 200, "ok run: {body}\n{}", workerd.log());
-    for mode in program.modes.iter().filter(|m| m.crashes() && !dumps_by_default(m)) {
+    for mode in program
+        .modes
+        .iter()
+        .filter(|m| m.crashes() && !dumps_by_default(m))
+    {
         let (status, _) = get(format!("/fetch/binding?mode={}", mode.mode)).await;
-        assert_eq!(status, 500, "{} {}: the trap must reach workerd", program.id, mode.mode);
+        assert_eq!(
+            status, 500,
+            "{} {}: the trap must reach workerd",
+            program.id, mode.mode
+        );
     }
 
     // Every crash the default build dumps, as a request, through both ways of
@@ -319,7 +339,10 @@ async fn workerd_program(program_id: &str) {
             check_context(&what, &dump, "fetch", "workerd-e2e");
             check_request(&what, &dump);
             assert!(
-                dump["context"]["runtime"].as_str().unwrap_or("").contains("Cloudflare-Workers"),
+                dump["context"]["runtime"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("Cloudflare-Workers"),
                 "{what}: runtime {}",
                 dump["context"]["runtime"]
             );
@@ -333,13 +356,19 @@ async fn workerd_program(program_id: &str) {
         let (status, body) = get("/scheduled/binding".to_string()).await;
         assert_eq!(status, 200, "{what}: {body}");
         let outcome: Value = serde_json::from_str(&body).expect("outcome JSON");
-        assert_eq!(outcome["outcome"], "exception", "{what}: the trap must be rethrown");
+        assert_eq!(
+            outcome["outcome"], "exception",
+            "{what}: the trap must be rethrown"
+        );
         let dump = one_new_dump(&api, &mut seen, &what).await;
         if let Err(e) = check_dump(&what, &dump, scheduled, optimized) {
             failures.push(e);
         }
         check_context(&what, &dump, "scheduled", "workerd-e2e");
-        assert_eq!(dump["context"]["scheduled"]["cron"], "*/5 * * * *", "{what}");
+        assert_eq!(
+            dump["context"]["scheduled"]["cron"], "*/5 * * * *",
+            "{what}"
+        );
     }
 
     // A queue batch.
@@ -352,7 +381,10 @@ async fn workerd_program(program_id: &str) {
     let (status, body) = get(format!("/queue/endpoint?mode={}", queued.mode)).await;
     assert_eq!(status, 200, "{what}: {body}");
     let outcome: Value = serde_json::from_str(&body).expect("outcome JSON");
-    assert_eq!(outcome["outcome"], "exception", "{what}: the trap must be rethrown: {outcome}");
+    assert_eq!(
+        outcome["outcome"], "exception",
+        "{what}: the trap must be rethrown: {outcome}"
+    );
     let dump = one_new_dump(&api, &mut seen, &what).await;
     if let Err(e) = check_dump(&what, &dump, queued, optimized) {
         failures.push(e);
@@ -414,7 +446,10 @@ async fn node_plain_instantiate() {
     let manifest = Manifest::load().expect("fixture manifest");
     let mut failures = Vec::new();
     for program_id in ["c-O0", "c-O2", "rust-debug", "zig-Debug"] {
-        let program = manifest.program(program_id).expect("fixture program").clone();
+        let program = manifest
+            .program(program_id)
+            .expect("fixture program")
+            .clone();
         let prepared = tokio::task::spawn_blocking(move || Prepared::new(&program))
             .await
             .expect("build steps");

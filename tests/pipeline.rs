@@ -23,8 +23,8 @@ use std::path::Path;
 use coredump_host::{Capture, Collector, Host};
 use crash_fixtures::{Manifest, Mode, frames_match, printed_as_missing};
 use end_to_end::{
-    Api, INGEST_TOKEN, Prepared, check_dump, in_app_frames, raw_frames, run_under_node_and_upload, scratch,
-    start_collector,
+    Api, INGEST_TOKEN, Prepared, check_dump, in_app_frames, raw_frames, run_under_node_and_upload,
+    scratch, start_collector,
 };
 use serde_json::Value;
 use wasmgdb::fetch::SymbolServer;

@@ -14,8 +14,8 @@ use std::time::Duration;
 use coredump_collector::{Config, RunningServer};
 use coredump_host::{Capture, Collector, Host, HostOptions, RunRequest, write_dump_atomically};
 use crash_fixtures::{ExpectedVariable, Mode, Program, TrapKind, frames_match, printed_as_missing};
-use serde_json::Value;
 use debuginfo_split::{SplitBytes, SplitOptions};
+use serde_json::Value;
 
 /// A fixture program after the build steps.
 pub struct Prepared {
@@ -264,7 +264,6 @@ impl Api {
     }
 }
 
-
 /// Whether the manifest's `name` is a static (`g_counter` in C and Zig,
 /// `COUNTER` in Rust): those are not frame variables.
 pub fn is_static(name: &str) -> bool {
@@ -333,7 +332,6 @@ pub fn check_top_frame_variables(
     Ok(())
 }
 
-
 /// Checks a collector dump record against the manifest's `mode`: trap kind,
 /// complete symbolication, the in-app frames and the trapping frame's
 /// variables.
@@ -355,4 +353,3 @@ pub fn check_dump(what: &str, dump: &Value, mode: &Mode, optimized: bool) -> Res
     frames_match(&mode.frames, &in_app_frames(dump)).map_err(|e| format!("{what}: {e}"))?;
     check_top_frame_variables(what, dump, &mode.variables, optimized)
 }
-

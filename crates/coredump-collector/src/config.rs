@@ -101,10 +101,14 @@ pub struct SentryConfig {
     pub poll_interval: Duration,
     /// Deliveries in flight at once, per instance.
     pub concurrency: usize,
+    /// How long the event of a dump whose debug files are missing waits for
+    /// them (sent as soon as they arrive, unsymbolicated after this).
+    pub symbolication_wait: Duration,
 }
 
 impl SentryConfig {
-    /// The defaults: 10 s timeout, 20 attempts, 1 s backoff doubling to 10 minutes.
+    /// The defaults: 10 s timeout, 20 attempts, 1 s backoff doubling to 10
+    /// minutes, up to 2 minutes' wait for missing debug files.
     pub fn new(dsn: Dsn) -> Self {
         SentryConfig {
             dsn,
@@ -115,6 +119,7 @@ impl SentryConfig {
             lease: Duration::from_secs(60),
             poll_interval: Duration::from_secs(5),
             concurrency: 4,
+            symbolication_wait: Duration::from_secs(120),
         }
     }
 }

@@ -191,6 +191,17 @@ struct ServeArgs {
     )]
     sentry_dsn: Option<String>,
 
+    /// Seconds the Sentry event of a dump whose debug file is missing waits
+    /// for it; the event leaves as soon as the dump is symbolicated, or
+    /// unsymbolicated after this. 0 sends at once.
+    #[arg(
+        long,
+        env = "COLLECTOR_SENTRY_SYMBOL_WAIT",
+        default_value_t = 120,
+        value_name = "SECS"
+    )]
+    sentry_symbol_wait: u64,
+
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -286,7 +297,9 @@ fn config_of(args: &ServeArgs) -> anyhow::Result<Config> {
     config.public_url = args.public_url.clone();
     if let Some(text) = args.sentry_dsn.as_deref().filter(|t| !t.trim().is_empty()) {
         let dsn = Dsn::parse(text).context("--sentry-dsn")?;
-        config.sentry = Some(SentryConfig::new(dsn));
+        let mut sentry = SentryConfig::new(dsn);
+        sentry.symbolication_wait = Duration::from_secs(args.sentry_symbol_wait);
+        config.sentry = Some(sentry);
     }
     Ok(config)
 }

@@ -44,7 +44,7 @@ use crate::config::SentryConfig;
 use crate::error::Error;
 use crate::index::{IndexError, OutboxRow};
 use crate::ingest::{scrub, scrub_query};
-use crate::model::DumpRecord;
+use crate::model::{DumpRecord, SymbolicationState};
 
 /// `sentry_client` and `User-Agent` of the requests.
 pub const CLIENT: &str = concat!("coredump-collector/", env!("CARGO_PKG_VERSION"));
@@ -673,6 +673,22 @@ fn clip(text: &str) -> String {
 
 /// This instance's side of the outbox: wake-ups from ingest, and the rows it
 /// holds (released on close).
+/// Until when (Unix ms) the event of `record` is held back for its debug
+/// files: a dump whose symbolication is pending or partial waits up to
+/// `symbolication_wait` after it was received, so that a debug file uploaded
+/// just after the crash still gives Sentry symbolicated frames. `None`: send
+/// it now.
+pub fn awaiting_debug_files(record: &DumpRecord, config: &SentryConfig, now: i64) -> Option<i64> {
+    let waiting = matches!(
+        record.symbolication,
+        SymbolicationState::Pending | SymbolicationState::Partial
+    );
+    let until = record
+        .received_at
+        .saturating_add(config.symbolication_wait.as_millis() as i64);
+    (waiting && now < until).then_some(until)
+}
+
 #[derive(Default)]
 pub(crate) struct Outbox {
     wakeup: Arc<Notify>,
@@ -815,7 +831,22 @@ impl Collector {
         let index = &self.inner.index;
         let metrics = &self.inner.metrics;
         let (verdict, pause) = match index.dump(id).await {
-            Ok(Some((record, _))) => self.send_to_sentry(client, config, &record).await,
+            Ok(Some((record, _))) => {
+                if let Some(until) = awaiting_debug_files(&record, config, now_ms()) {
+                    // Not an attempt: look again at the next poll, so the
+                    // event leaves soon after the debug file arrives.
+                    let next =
+                        until.min(now_ms().saturating_add(config.poll_interval.as_millis() as i64));
+                    self.settle_sentry(
+                        id,
+                        index
+                            .retry_sentry_event(id, row.attempts, next, "waiting for debug files")
+                            .await,
+                    );
+                    return None;
+                }
+                self.send_to_sentry(client, config, &record).await
+            }
             Ok(None) => {
                 // Deleted by retention meanwhile.
                 tracing::debug!(dump = %id, "dump gone before it was sent to Sentry");
@@ -982,7 +1013,7 @@ fn describe(err: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ModuleInfo, SourceLocation, StackFrame, StackTrace, SymbolicationState};
+    use crate::model::{ModuleInfo, SourceLocation, StackFrame, StackTrace};
 
     #[test]
     fn dsns() {

@@ -209,6 +209,8 @@ fn sentry_config(addr: SocketAddr) -> SentryConfig {
     let mut config = SentryConfig::new(Dsn::parse(&dsn_for(addr)).unwrap());
     config.initial_backoff = Duration::from_millis(50);
     config.poll_interval = Duration::from_millis(200);
+    // Most dumps here have no debug file: send them at once.
+    config.symbolication_wait = Duration::ZERO;
     config
 }
 
@@ -688,6 +690,69 @@ async fn exact_envelope_and_two_instances_postgres() {
 
 /// 503s are retried with backoff under one event id; a 429 holds delivery
 /// for `Retry-After`, and `X-Sentry-Rate-Limits` holds every event.
+/// A dump whose debug file is missing holds its event back: sent
+/// symbolicated once the debug file arrives, or unsymbolicated when the wait
+/// is over. Waiting is not an attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_wait_for_their_debug_files() {
+    let abort = fixture("c-O0", "abort").await;
+    let (fake, addr) = FakeSentry::start().await;
+
+    let resources = BackendResources::new(Backend::Embedded).await;
+    let mut config = resources.config();
+    let mut sentry = sentry_config(addr);
+    sentry.symbolication_wait = Duration::from_secs(600);
+    config.sentry = Some(sentry);
+    let server = resources.start(config).await;
+    let api = Api::new(&server);
+    let reply = api.upload(&abort.dump).await;
+    assert_eq!(reply["symbolication"], "pending", "{reply}");
+    // Several polls of the outbox go by with nothing sent.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        fake.requests().is_empty(),
+        "sent before its debug file arrived"
+    );
+    let outbox = server.collector.index().sentry_outbox().await.unwrap();
+    assert_eq!(outbox.len(), 1, "{outbox:?}");
+    assert_eq!(
+        outbox[0].attempts, 0,
+        "waiting counted as an attempt: {outbox:?}"
+    );
+    api.put_debug_file(&abort).await;
+    let request = fake.wait_for(1).await.remove(0);
+    let event = request.envelope().event;
+    crash_fixtures::frames_match(&abort.expected, &in_app_youngest_first(&event)).unwrap();
+    assert_eq!(fake.requests().len(), 1);
+    server.stop().await;
+
+    // No debug file within the wait: the event leaves without symbols.
+    let resources = BackendResources::new(Backend::Embedded).await;
+    let mut config = resources.config();
+    let mut sentry = sentry_config(addr);
+    sentry.symbolication_wait = Duration::from_secs(1);
+    config.sentry = Some(sentry);
+    let server = resources.start(config).await;
+    let api = Api::new(&server);
+    let uploaded = Instant::now();
+    let reply = api.upload(&abort.dump).await;
+    assert_eq!(reply["symbolication"], "pending", "{reply}");
+    let request = fake.wait_for(2).await.remove(1);
+    assert!(
+        request.at.duration_since(uploaded) >= Duration::from_secs(1),
+        "sent {:?} after the upload, before the wait was over",
+        request.at.duration_since(uploaded)
+    );
+    let event = request.envelope().event;
+    assert!(
+        frames_of(&event).iter().all(|f| f["function"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("func["))),
+        "symbolicated without a debug file? {event}"
+    );
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_and_rate_limits() {
     let abort = fixture("c-O0", "abort").await;
