@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crash_fixtures::{Manifest, Mode, TrapKind};
-use end_to_end::{Api, INGEST_TOKEN, Prepared, check_dump, scratch, start_collector};
+use crash_fixtures::{Mode, TrapKind};
+use end_to_end::{Api, INGEST_TOKEN, Staged, check_dump};
 use serde_json::Value;
 
 /// A workerd process serving the test's config; killed on drop.
@@ -270,20 +270,14 @@ fn dumps_by_default(mode: &Mode) -> bool {
 }
 
 async fn workerd_program(program_id: &str) {
-    let manifest = Manifest::load().expect("fixture manifest");
-    let program = manifest
-        .program(program_id)
-        .expect("fixture program")
-        .clone();
-    let prepared = tokio::task::spawn_blocking(move || Prepared::new(&program))
-        .await
-        .expect("build steps");
-    let (_keep, dir) = scratch(program_id);
-    let (server, http) = start_collector(&dir, &prepared).await;
-    let api = Api {
-        url: server.url(),
-        http: http.clone(),
-    };
+    let Staged {
+        prepared,
+        dir,
+        server,
+        api,
+        scratch: _keep,
+    } = Staged::new(program_id).await;
+    let http = api.http.clone();
     let collector: SocketAddr = server
         .url()
         .trim_start_matches("http://")
@@ -443,22 +437,15 @@ fn run_plain_node(wasm: &Path, mode: &Mode, collector: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_plain_instantiate() {
-    let manifest = Manifest::load().expect("fixture manifest");
     let mut failures = Vec::new();
     for program_id in ["c-O0", "c-O2", "rust-debug", "zig-Debug"] {
-        let program = manifest
-            .program(program_id)
-            .expect("fixture program")
-            .clone();
-        let prepared = tokio::task::spawn_blocking(move || Prepared::new(&program))
-            .await
-            .expect("build steps");
-        let (_keep, dir) = scratch(program_id);
-        let (server, http) = start_collector(&dir, &prepared).await;
-        let api = Api {
-            url: server.url(),
-            http,
-        };
+        let Staged {
+            prepared,
+            dir,
+            server,
+            api,
+            scratch: _keep,
+        } = Staged::new(program_id).await;
         for mode in prepared.program.modes.iter().filter(|m| m.crashes()) {
             let path = dir.join(format!("{}.instrumented.wasm", mode.mode));
             std::fs::write(&path, prepared.instrumented_for(mode)).expect("write module");

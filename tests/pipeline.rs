@@ -23,8 +23,7 @@ use std::path::Path;
 use coredump_host::{Capture, Collector, Host};
 use crash_fixtures::{Manifest, Mode, frames_match, printed_as_missing};
 use end_to_end::{
-    Api, INGEST_TOKEN, Prepared, check_dump, in_app_frames, raw_frames, run_under_node_and_upload,
-    scratch, start_collector,
+    INGEST_TOKEN, Staged, check_dump, in_app_frames, raw_frames, run_under_node_and_upload,
 };
 use serde_json::Value;
 use wasmgdb::fetch::SymbolServer;
@@ -134,21 +133,13 @@ fn check_with_wasmgdb(
 }
 
 async fn pipeline(program_id: &str) {
-    let manifest = Manifest::load().expect("fixture manifest");
-    let program = manifest
-        .program(program_id)
-        .expect("fixture program")
-        .clone();
-    let prepared = tokio::task::spawn_blocking(move || Prepared::new(&program))
-        .await
-        .expect("build steps");
-    let (_keep, dir) = scratch(program_id);
-
-    let (server, http) = start_collector(&dir, &prepared).await;
-    let api = Api {
-        url: server.url(),
-        http,
-    };
+    let Staged {
+        prepared,
+        dir,
+        server,
+        api,
+        scratch: _keep,
+    } = Staged::new(program_id).await;
     let collector = Collector::new(server.url(), Some(INGEST_TOKEN.into()));
 
     // The stripped module as deployed: its external_debug_info names a file

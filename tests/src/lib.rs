@@ -353,3 +353,41 @@ pub fn check_dump(what: &str, dump: &Value, mode: &Mode, optimized: bool) -> Res
     frames_match(&mode.frames, &in_app_frames(dump)).map_err(|e| format!("{what}: {e}"))?;
     check_top_frame_variables(what, dump, &mode.variables, optimized)
 }
+
+/// A fixture program after the build steps, with a collector (holding its
+/// debug file) and a scratch directory: where every end-to-end test starts.
+pub struct Staged {
+    pub prepared: Prepared,
+    pub dir: PathBuf,
+    pub server: RunningServer,
+    pub api: Api,
+    /// Removed on drop: keep it bound while `dir` is used.
+    pub scratch: tempfile::TempDir,
+}
+
+impl Staged {
+    /// Builds `program_id` of the fixture manifest and starts its collector.
+    pub async fn new(program_id: &str) -> Staged {
+        let manifest = crash_fixtures::Manifest::load().expect("fixture manifest");
+        let program = manifest
+            .program(program_id)
+            .unwrap_or_else(|| panic!("no fixture program {program_id}"))
+            .clone();
+        let prepared = tokio::task::spawn_blocking(move || Prepared::new(&program))
+            .await
+            .expect("build steps");
+        let (scratch_dir, dir) = scratch(program_id);
+        let (server, http) = start_collector(&dir, &prepared).await;
+        let api = Api {
+            url: server.url(),
+            http,
+        };
+        Staged {
+            prepared,
+            dir,
+            server,
+            api,
+            scratch: scratch_dir,
+        }
+    }
+}

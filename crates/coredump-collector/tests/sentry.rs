@@ -688,8 +688,6 @@ async fn exact_envelope_and_two_instances_postgres() {
     exact_envelope(Backend::PostgresS3).await;
 }
 
-/// 503s are retried with backoff under one event id; a 429 holds delivery
-/// for `Retry-After`, and `X-Sentry-Rate-Limits` holds every event.
 /// A dump whose debug file is missing holds its event back: sent
 /// symbolicated once the debug file arrives, or unsymbolicated when the wait
 /// is over. Waiting is not an attempt.
@@ -753,6 +751,8 @@ async fn events_wait_for_their_debug_files() {
     server.stop().await;
 }
 
+/// 503s are retried with backoff under one event id; a 429 holds delivery
+/// for `Retry-After`, and `X-Sentry-Rate-Limits` holds every event.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_and_rate_limits() {
     let abort = fixture("c-O0", "abort").await;
