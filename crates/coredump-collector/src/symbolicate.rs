@@ -120,15 +120,10 @@ impl ModuleSymbols {
     pub fn variables(&self, dump: &CoreDump, index: usize) -> Option<FrameVariables> {
         let frame = dump.main_frames().get(index)?;
         let symbolicator = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let model = self.module_info.as_ref().map(|info| {
-            StackModel::build(
-                dump,
-                symbolicator.layout(),
-                symbolicator.module().bytes(),
-                info.stack_pointer(),
-                &info.param_counts,
-            )
-        });
+        let model = self
+            .module_info
+            .as_ref()
+            .map(|info| StackModel::for_module(dump, &symbolicator, info, index + 1));
         let modelled = model.as_ref().and_then(|m| m.state(dump, index));
         let plain = DumpFrameState { dump, frame };
         let state: &dyn FrameState = match &modelled {

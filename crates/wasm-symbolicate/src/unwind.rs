@@ -20,6 +20,8 @@
 
 use std::collections::HashMap;
 
+use crate::Symbolicator;
+use crate::module_info::ModuleInfo;
 use crate::variables::{DumpFrameState, FrameState, LocalWrites};
 use wasm_coredump::{CoreDump, Frame, Memory, ModuleLayout, Value};
 use wasmparser::{BinaryReader, FunctionBody, Operator};
@@ -148,15 +150,38 @@ struct FrameSp {
 }
 
 impl StackModel {
-    /// Walks the dump's main thread (see the module docs).
+    /// The model of the `youngest` youngest frames of the dump's main thread
+    /// (`usize::MAX`: all of them), for the module `symbolicator` reads and
+    /// `info` describes. A frame's stack pointer depends only on the frames
+    /// younger than it, so asking for frame N needs N + 1 frames.
+    pub fn for_module(
+        dump: &CoreDump,
+        symbolicator: &Symbolicator,
+        info: &ModuleInfo,
+        youngest: usize,
+    ) -> Self {
+        Self::build(
+            dump,
+            symbolicator.layout(),
+            symbolicator.module().bytes(),
+            info.stack_pointer(),
+            &info.param_counts,
+            youngest,
+        )
+    }
+
+    /// Walks the `youngest` youngest frames of the dump's main thread (see
+    /// the module docs).
     pub fn build(
         dump: &CoreDump,
         layout: &ModuleLayout,
         wasm: &[u8],
         sp_global: Option<u32>,
         param_counts: &[u32],
+        youngest: usize,
     ) -> Self {
-        let frames = dump.main_frames();
+        let all = dump.main_frames();
+        let frames = &all[..youngest.min(all.len())];
         let mut writes = HashMap::new();
         let mut params = HashMap::new();
         for f in frames {

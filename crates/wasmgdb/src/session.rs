@@ -174,13 +174,7 @@ impl Session {
                 dump.modules.len()
             ));
         }
-        let stack = StackModel::build(
-            &dump,
-            symbols.layout(),
-            file.bytes(),
-            module_info.stack_pointer(),
-            &module_info.param_counts,
-        );
+        let stack = StackModel::for_module(&dump, &symbols, &module_info, usize::MAX);
         let mut frames = Vec::new();
         for (physical, frame) in dump.main_frames().iter().enumerate() {
             let mut location = CodeLocation {
