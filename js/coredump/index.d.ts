@@ -24,6 +24,12 @@ export interface CollectorBinding {
 export type Collector = CollectorEndpoint | Fetcher | CollectorBinding;
 
 /**
+ * An instance of a module instrumented by `coredump-rewrite`, or its exports
+ * object (what wasm-bindgen's generated glue keeps as `wasm`).
+ */
+export type InstanceLike = WebAssembly.Instance | WebAssembly.Exports;
+
+/**
  * The dump the instance wrote at its last trap (a complete spec core dump:
  * frames, locals, sparse memory, globals, trap, build id), or null.
  *
@@ -33,7 +39,7 @@ export type Collector = CollectorEndpoint | Fetcher | CollectorBinding;
  * sent by {@link recordCoredump} (which marks it consumed). Never throws.
  * `module` changes nothing here; it is accepted for symmetry.
  */
-export function extractCoredump(instance: WebAssembly.Instance, module?: WebAssembly.Module): Uint8Array | null;
+export function extractCoredump(instance: InstanceLike, module?: WebAssembly.Module): Uint8Array | null;
 
 /**
  * For a trap in the start function (no instance): from the trailer in the
@@ -50,7 +56,7 @@ export function moduleBuildId(module: WebAssembly.Module): string | null;
 
 export interface RecordOptions {
   /** Where the dump is read from. */
-  instance?: WebAssembly.Instance;
+  instance?: InstanceLike;
   /** Start-function traps: read the trailer from this memory instead (used when `instance` has no dump). */
   memory?: WebAssembly.Memory;
   /** Build id hint (sent as `modules[0].build_id`) and instrumentation check. */
@@ -89,7 +95,7 @@ export function recordCoredump(options: RecordOptions): Promise<string | null>;
 
 export interface WrapOptions<Env> {
   /** The instance, or a function returning the current one (e.g. a lazily created instance). */
-  instance: WebAssembly.Instance | (() => WebAssembly.Instance | null | undefined);
+  instance: InstanceLike | (() => InstanceLike | null | undefined);
   module?: WebAssembly.Module;
   /** A collector, or a function of the handler's `env` returning one. */
   collector: Collector | ((env: Env) => Collector);

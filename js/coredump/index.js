@@ -114,7 +114,7 @@ function isDumpAt(buffer, ptr, len, limit) {
  */
 function locateInInstance(instance) {
   try {
-    const exports = instance && instance.exports;
+    const exports = exportsOf(instance);
     if (!exports) return null;
     const lenFn = exports.__coredump_len;
     const ptrFn = exports.__coredump_ptr;
@@ -128,6 +128,16 @@ function locateInInstance(instance) {
   } catch {
     return null;
   }
+}
+
+/**
+ * The exports of an instance, or the object itself when it is an exports
+ * object already (what wasm-bindgen's glue holds as `wasm`).
+ */
+function exportsOf(instance) {
+  if (!instance || (typeof instance !== 'object' && typeof instance !== 'function')) return null;
+  const exports = instance.exports;
+  return exports && typeof exports === 'object' ? exports : instance;
 }
 
 /** Where the dump named by a start-function trailer is, or null. */

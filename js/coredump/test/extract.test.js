@@ -42,6 +42,18 @@ test('extractCoredump returns null for an uninstrumented instance, with or witho
   assert.equal(extractCoredump(null), null);
 });
 
+test('extractCoredump and recordCoredump take an exports object as well as an instance', async () => {
+  const dump = fakeDump('exports');
+  const { instance } = await instantiate(instrumentedModule({ dump }));
+  thrown(() => instance.exports.crash());
+  assert.deepEqual(extractCoredump(instance.exports), dump);
+  const fetcher = fakeFetcher();
+  const id = await recordCoredump({ instance: instance.exports, collector: fetcher });
+  assert.ok(id, 'recorded from the exports object');
+  assert.equal(fetcher.calls.length, 1);
+  assert.equal(extractCoredump(instance), null, 'consumed through the exports object');
+});
+
 test('extractCoredump reads the buffer after the trap grew memory', async () => {
   const dump = fakeDump('grown');
   const { instance } = await instantiate(instrumentedModule({ dump, grow: true }));
