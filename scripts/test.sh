@@ -40,11 +40,15 @@ if ! "$tools/bin/wasm-tools" --version 2>/dev/null | grep -qx "wasm-tools $wasm_
 fi
 export WASM_TOOLS="$tools/bin/wasm-tools"
 
-# workerd, the Cloudflare Workers runtime, for the JS helper's runtime tests
-# (pinned in js/runtimes/package-lock.json).
-if ! js/runtimes/node_modules/.bin/workerd --version >/dev/null 2>&1; then
-  echo "test.sh: installing workerd (npm ci in js/runtimes)" >&2
+# workerd, the Cloudflare Workers runtime, for the JS helper's runtime tests,
+# and TypeScript with the Workers types for its declarations (pinned in
+# js/runtimes/package-lock.json).
+lock_stamp="$(sha256sum js/runtimes/package-lock.json | cut -d' ' -f1)"
+if [ "$(cat js/runtimes/node_modules/.lock-stamp 2>/dev/null)" != "$lock_stamp" ] \
+  || ! js/runtimes/node_modules/.bin/workerd --version >/dev/null 2>&1; then
+  echo "test.sh: installing workerd and TypeScript (npm ci in js/runtimes)" >&2
   (cd js/runtimes && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock_stamp" > js/runtimes/node_modules/.lock-stamp
 fi
 
 # Sentry's own event normaliser (PyPI sentry-relay, pinned) checks the events
@@ -67,5 +71,7 @@ scripts/fuzz.sh --smoke
 # whole fixture modules with wasmtime.
 cargo test --workspace --locked -- --test-threads=2
 
-# The JS helper's unit tests, on node's built-in test runner.
+# The JS helper's unit tests, on node's built-in test runner, and its type
+# declarations checked as a Worker uses them.
 (cd js/coredump && node --test test/)
+js/runtimes/node_modules/.bin/tsc -p js/runtimes/types
