@@ -11,14 +11,20 @@
 //!   every fixture mode.
 //!
 //! Each dump's symbolicated frames and variables must be the fixture
-//! manifest's, and the request context must arrive scrubbed.
+//! manifest's, and the request context must arrive scrubbed. In the workerd
+//! runs the collector also forwards every dump to a local stand-in for Sentry,
+//! whose events must carry the same frames, the scrubbed request and the
+//! module's debug id as Sentry computes it.
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use coredump_collector::SentryConfig;
+use coredump_collector::sentry::Dsn;
 use crash_fixtures::{Mode, TrapKind};
 use end_to_end::{Api, INGEST_TOKEN, Staged, check_dump};
 use serde_json::Value;
@@ -261,6 +267,147 @@ fn check_request(what: &str, dump: &Value) {
     assert_eq!(header("x-request-id"), "req-42", "{what}: {request}");
 }
 
+/// A stand-in for Sentry's envelope endpoint on 127.0.0.1: keeps the event
+/// of every envelope and answers 200.
+struct SentryEnvelopes {
+    addr: SocketAddr,
+    events: Arc<Mutex<Vec<Value>>>,
+}
+
+impl SentryEnvelopes {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let kept = events.clone();
+        let app = axum::Router::new().route(
+            "/api/7/envelope/",
+            axum::routing::post(move |body: String| {
+                let kept = kept.clone();
+                async move {
+                    // Header, item header, event: one JSON document a line.
+                    if let Some(event) = body
+                        .lines()
+                        .nth(2)
+                        .and_then(|line| serde_json::from_str::<Value>(line).ok())
+                    {
+                        kept.lock().unwrap_or_else(|p| p.into_inner()).push(event);
+                    }
+                    "{}"
+                }
+            }),
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        SentryEnvelopes { addr, events }
+    }
+
+    fn dsn(&self) -> String {
+        format!("http://e2ekey@{}/7", self.addr)
+    }
+
+    /// The events, once `count` have arrived.
+    async fn events(&self, count: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let events = self
+                .events
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            if events.len() >= count || Instant::now() > deadline {
+                assert_eq!(events.len(), count, "Sentry events");
+                return events;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Sentry's debug id for a module whose `build_id` section holds the 16
+/// bytes `build_id_hex` (as lld writes it: length byte 0x10, then the id):
+/// Sentry reads the section's raw payload, so its id is 0x10 followed by the
+/// first 15 id bytes.
+fn sentry_debug_id(build_id_hex: &str) -> String {
+    let raw = format!("10{}", &build_id_hex[..30]);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &raw[..8],
+        &raw[8..12],
+        &raw[12..16],
+        &raw[16..20],
+        &raw[20..32]
+    )
+}
+
+/// An event the collector forwarded for `dump`: the trap, the in-app frames
+/// (Sentry lists the oldest first), the scrubbed request and the module image.
+fn check_sentry_event(
+    what: &str,
+    event: &Value,
+    dump: &Value,
+    mode: &Mode,
+    debug_id: &str,
+) -> Result<(), String> {
+    let exception = &event["exception"]["values"][0];
+    if exception["type"] != dump["trap_kind"] {
+        return Err(format!("{what}: Sentry exception {exception}"));
+    }
+    let frames: Vec<(String, String, u32)> = exception["stacktrace"]["frames"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .rev()
+        .filter(|f| f["in_app"] == true)
+        .map(|f| {
+            let file = f["filename"].as_str().unwrap_or("");
+            (
+                f["function"].as_str().unwrap_or("").to_string(),
+                file.rsplit('/').next().unwrap_or(file).to_string(),
+                f["lineno"].as_u64().unwrap_or(0) as u32,
+            )
+        })
+        .collect();
+    crash_fixtures::frames_match(&mode.frames, &frames)
+        .map_err(|e| format!("{what}: Sentry frames: {e}"))?;
+    if event["tags"]["service"] != "workerd-e2e" || event["environment"] != "test" {
+        return Err(format!(
+            "{what}: Sentry tags {} environment {}",
+            event["tags"], event["environment"]
+        ));
+    }
+    let images = event["debug_meta"]["images"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if !images
+        .iter()
+        .any(|i| i["type"] == "wasm" && i["debug_id"] == debug_id)
+    {
+        return Err(format!(
+            "{what}: no wasm image with debug id {debug_id}: {images:?}"
+        ));
+    }
+    if dump["context"]["trigger"] == "fetch" {
+        let text = event["request"].to_string();
+        if text.contains("user-secret")
+            || text.contains("session=abc")
+            || text.contains("203.0.113.7")
+        {
+            return Err(format!("{what}: a secret reached Sentry: {text}"));
+        }
+        if !text.contains("req-42") {
+            return Err(format!(
+                "{what}: the request is not in the Sentry event: {text}"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Whether the default instrumented build (no bounds checks) turns `mode`'s
 /// crash into a dump. Out-of-bounds accesses (the stack overflows run the
 /// shadow stack past address 0) trap natively in V8 with no dump, and the
@@ -270,14 +417,22 @@ fn dumps_by_default(mode: &Mode) -> bool {
 }
 
 async fn workerd_program(program_id: &str) {
+    let sentry = SentryEnvelopes::start().await;
+    let dsn = Dsn::parse(&sentry.dsn()).expect("DSN");
     let Staged {
         prepared,
         dir,
         server,
         api,
         scratch: _keep,
-    } = Staged::new(program_id).await;
+    } = Staged::with(program_id, |config| {
+        let mut forwarding = SentryConfig::new(dsn);
+        forwarding.poll_interval = Duration::from_millis(200);
+        config.sentry = Some(forwarding);
+    })
+    .await;
     let http = api.http.clone();
+    let mut checked = Vec::new();
     let collector: SocketAddr = server
         .url()
         .trim_start_matches("http://")
@@ -332,6 +487,7 @@ async fn workerd_program(program_id: &str) {
             }
             check_context(&what, &dump, "fetch", "workerd-e2e");
             check_request(&what, &dump);
+            checked.push((what.clone(), dump.clone(), mode.clone()));
             assert!(
                 dump["context"]["runtime"]
                     .as_str()
@@ -359,6 +515,7 @@ async fn workerd_program(program_id: &str) {
             failures.push(e);
         }
         check_context(&what, &dump, "scheduled", "workerd-e2e");
+        checked.push((what.clone(), dump.clone(), scheduled.clone()));
         assert_eq!(
             dump["context"]["scheduled"]["cron"], "*/5 * * * *",
             "{what}"
@@ -385,6 +542,21 @@ async fn workerd_program(program_id: &str) {
     }
     check_context(&what, &dump, "queue", "workerd-e2e");
     assert_eq!(dump["context"]["queue"]["name"], "jobs", "{what}");
+    checked.push((what.clone(), dump.clone(), queued.clone()));
+
+    // Sentry got one event per dump, with the dump's frames.
+    let events = sentry.events(checked.len()).await;
+    let debug_id = sentry_debug_id(&prepared.build_id());
+    for (what, dump, mode) in &checked {
+        let id = dump["id"].as_str().unwrap_or_default().replace('-', "");
+        let Some(event) = events.iter().find(|e| e["event_id"] == id.as_str()) else {
+            failures.push(format!("{what}: no Sentry event {id}"));
+            continue;
+        };
+        if let Err(e) = check_sentry_event(what, event, dump, mode, &debug_id) {
+            failures.push(e);
+        }
+    }
 
     drop(workerd);
     server.stop().await;

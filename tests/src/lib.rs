@@ -194,8 +194,18 @@ pub const INGEST_TOKEN: &str = "e2e-ingest-token";
 /// A collector on embedded defaults (SQLite and a directory under `dir`) on
 /// 127.0.0.1, holding `prepared`'s debug file.
 pub async fn start_collector(dir: &Path, prepared: &Prepared) -> (RunningServer, reqwest::Client) {
+    start_collector_with(dir, prepared, |_| {}).await
+}
+
+/// [`start_collector`], with `configure` applied to the config first.
+pub async fn start_collector_with(
+    dir: &Path,
+    prepared: &Prepared,
+    configure: impl FnOnce(&mut Config),
+) -> (RunningServer, reqwest::Client) {
     let mut config = Config::embedded(dir.join("collector"));
     config.ingest_tokens = vec![INGEST_TOKEN.into()];
+    configure(&mut config);
     let server = RunningServer::start(config, "127.0.0.1:0".parse().expect("address"))
         .await
         .expect("collector starts");
@@ -368,6 +378,11 @@ pub struct Staged {
 impl Staged {
     /// Builds `program_id` of the fixture manifest and starts its collector.
     pub async fn new(program_id: &str) -> Staged {
+        Staged::with(program_id, |_| {}).await
+    }
+
+    /// [`Staged::new`], with `configure` applied to the collector's config.
+    pub async fn with(program_id: &str, configure: impl FnOnce(&mut Config)) -> Staged {
         let manifest = crash_fixtures::Manifest::load().expect("fixture manifest");
         let program = manifest
             .program(program_id)
@@ -377,7 +392,7 @@ impl Staged {
             .await
             .expect("build steps");
         let (scratch_dir, dir) = scratch(program_id);
-        let (server, http) = start_collector(&dir, &prepared).await;
+        let (server, http) = start_collector_with(&dir, &prepared, configure).await;
         let api = Api {
             url: server.url(),
             http,
