@@ -281,6 +281,7 @@ impl Session {
             return Ok(());
         }
         for &i in &range {
+            crate::interrupt::check()?;
             out.push_str(&self.frame_line(i));
             out.push('\n');
             if full {
@@ -668,6 +669,7 @@ impl Session {
         const CHUNK: u64 = 1 << 20;
         let mut at = start;
         'scan: while at < end {
+            crate::interrupt::check()?;
             let len = (end - at).min(CHUNK + pattern.len() as u64);
             let Ok(bytes) = memory.read(at, len as usize) else {
                 bail!("Unable to access {len} bytes of target memory at {at:#x}, halting search.");

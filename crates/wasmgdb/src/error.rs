@@ -25,6 +25,9 @@ pub enum Error {
     /// the text is gdb-style (`No symbol "x" in current context.`).
     #[error("{0}")]
     Command(String),
+    /// The user pressed Ctrl-C while the command ran.
+    #[error("Quit")]
+    Interrupted,
 }
 
 impl Error {

@@ -260,6 +260,7 @@ impl Session {
             }
         }
         for (file, mut entries) in by_file {
+            crate::interrupt::check()?;
             let _ = writeln!(out, "\nFile {file}:");
             entries.sort();
             entries.dedup();

@@ -27,6 +27,7 @@ mod error;
 pub mod expr;
 pub mod fetch;
 mod info;
+pub mod interrupt;
 pub mod print;
 pub mod repl;
 mod session;

@@ -345,6 +345,7 @@ pub fn examine(memory: &Memory, address: u64, spec: Examine) -> Result<(String, 
     let count = spec.count.min(MAX_EXAMINE_UNITS);
     if spec.format == 's' {
         for _ in 0..count {
+            crate::interrupt::check()?;
             let s = match memory.read_c_string(at, 200) {
                 Ok(s) => s,
                 Err(_) => bail!("Cannot access memory at address {at:#x}"),
@@ -374,6 +375,9 @@ pub fn examine(memory: &Memory, address: u64, spec: Examine) -> Result<(String, 
         };
         let float_ok = matches!(spec.unit, 4 | 8);
         for i in 0..count {
+            if i % 256 == 0 {
+                crate::interrupt::check()?;
+            }
             if i % per_line == 0 {
                 if i > 0 {
                     out.push('\n');

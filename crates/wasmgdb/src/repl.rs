@@ -131,6 +131,8 @@ fn history_file() -> Option<PathBuf> {
 /// Runs one command and prints its output (stdout) or error (stderr).
 pub fn run_command(session: &mut Session, line: &str) -> Flow {
     let mut out = String::new();
+    // A Ctrl-C that came at the prompt is not meant for this command.
+    crate::interrupt::clear();
     let result = session.execute(line, &mut out);
     print!("{out}");
     let _ = std::io::stdout().flush();
@@ -157,6 +159,11 @@ pub fn run(session: Session) -> rustyline::Result<()> {
         .build();
     let mut editor: Editor<GdbHelper, rustyline::history::DefaultHistory> =
         Editor::with_config(config)?;
+    // At the prompt the terminal is raw and Ctrl-C reaches readline as a key;
+    // while a command runs it is a SIGINT, which stops the command only. Set
+    // after the editor, whose own SIGINT handler only wakes a readline. (One
+    // handler per process: a second `run` keeps the first.)
+    let _ = ctrlc::set_handler(crate::interrupt::request);
     editor.set_helper(Some(GdbHelper {
         session: session.clone(),
     }));
