@@ -181,16 +181,10 @@ fn start_workerd(dir: &Path, wasm: &[u8], collector: SocketAddr) -> Workerd {
 async fn new_dumps(api: &Api, seen: &mut Vec<String>, count: usize, what: &str) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let list: Vec<Value> = api
-            .get("/api/v1/dumps?limit=500")
-            .await
-            .json()
-            .await
-            .expect("dump list is JSON");
-        if list.len() >= count || Instant::now() > deadline {
+        let ids = api.dump_ids().await;
+        if ids.len() >= count || Instant::now() > deadline {
             let mut fresh = Vec::new();
-            for summary in list {
-                let id = summary["id"].as_str().unwrap_or_default().to_string();
+            for id in ids {
                 if !seen.contains(&id) {
                     fresh.push(api.dump(&serde_json::json!({ "id": id })).await);
                     seen.push(id);

@@ -10,31 +10,15 @@ use std::time::{Duration, Instant};
 
 use coredump_host::{ServeConfig, serve_on};
 use crash_fixtures::Manifest;
-use end_to_end::{INGEST_TOKEN, Prepared, in_app_frames, scratch, start_collector};
+use end_to_end::{
+    CHROMIUM_HEADLESS, INGEST_TOKEN, Prepared, chromium, in_app_frames, scratch, start_collector,
+};
 use serde_json::Value;
-
-/// Debian's Chromium (scripts/test.sh installs it).
-fn chromium() -> &'static str {
-    if Path::new("/usr/bin/chromium").exists() {
-        "/usr/bin/chromium"
-    } else {
-        "chromium"
-    }
-}
 
 /// The page at `url` after Chromium has rendered it.
 fn rendered_dom(url: &str, profile: &Path) -> String {
     let output = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
+        .args(CHROMIUM_HEADLESS)
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg("--dump-dom")
         .arg(url)

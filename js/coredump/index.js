@@ -582,7 +582,10 @@ async function upload(destination, dump, metadata, options) {
     try {
       reply = await attempt(send, { method: 'POST', headers, body }, timeoutMs);
     } catch (error) {
-      failure = new Error(`cannot reach the collector: ${error && error.message ? error.message : String(error)}`);
+      const reason = error && error.message ? error.message : String(error);
+      // Browsers report a CORS refusal as a plain network error.
+      const hint = inBrowserPage() ? " (from a page on another origin, the collector must allow it with --cors-origin)" : '';
+      failure = new Error(`cannot reach the collector: ${reason}${hint}`);
       failure.cause = error;
     }
     if (reply) {
@@ -606,6 +609,11 @@ async function upload(destination, dump, metadata, options) {
     }
     await sleep(backoff(i, reply && reply.response));
   }
+}
+
+/** Whether this runs in a browser page (where cross-origin uploads need CORS). */
+function inBrowserPage() {
+  return typeof document === 'object' && document !== null && typeof location === 'object' && location !== null;
 }
 
 function report(onError, error) {

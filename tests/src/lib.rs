@@ -267,6 +267,19 @@ impl Api {
         response.json().await.expect("dump record is JSON")
     }
 
+    /// The ids of the dumps the collector holds, newest first.
+    pub async fn dump_ids(&self) -> Vec<String> {
+        let list: Vec<Value> = self
+            .get("/api/v1/dumps?limit=500")
+            .await
+            .json()
+            .await
+            .expect("dump list is JSON");
+        list.iter()
+            .filter_map(|d| d["id"].as_str().map(str::to_string))
+            .collect()
+    }
+
     /// The dump file itself.
     pub async fn raw(&self, id: &str) -> Vec<u8> {
         let response = self.get(&format!("/api/v1/dumps/{id}/raw")).await;
@@ -406,3 +419,37 @@ impl Staged {
         }
     }
 }
+
+/// Debian's Chromium (scripts/test.sh installs it); panics, saying so, when
+/// it is missing.
+pub fn chromium() -> PathBuf {
+    let debian = Path::new("/usr/bin/chromium");
+    if debian.exists() {
+        return debian.to_path_buf();
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .map(|dir| dir.join("chromium"))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "chromium is missing (neither /usr/bin/chromium nor chromium on PATH): \
+                 scripts/test.sh installs it (Debian's chromium package)"
+            )
+        })
+}
+
+/// The flags headless Chromium needs on this machine (root, no network, no
+/// GPU); add a fresh `--user-data-dir` for each run.
+pub const CHROMIUM_HEADLESS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+];

@@ -176,6 +176,10 @@ impl Collector {
         if config.limits.max_dump == 0 || config.limits.max_body == 0 {
             return Err(Error::Config("size limits must be positive".into()));
         }
+        for origin in &config.cors_origins {
+            crate::config::parse_cors_origin(origin)
+                .map_err(|e| Error::Config(format!("CORS origin: {e}")))?;
+        }
         let store: Arc<dyn BlobStore> = match &config.store {
             StoreConfig::Local(dir) => Arc::new(Arc::new(LocalStore::open(dir).map_err(|e| {
                 Error::Config(format!(

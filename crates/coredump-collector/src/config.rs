@@ -147,6 +147,11 @@ pub struct Config {
     pub resymbolicate_interval: Duration,
     /// Forward each new dump to Sentry; `None` turns forwarding off.
     pub sentry: Option<SentryConfig>,
+    /// Web origins (`https://app.example`, or `*` for any) whose pages may
+    /// upload dumps from a browser (CORS on `POST /api/v1/dumps` only; see
+    /// [`parse_cors_origin`]). Empty: no CORS, browsers only upload from the
+    /// collector's own origin.
+    pub cors_origins: Vec<String>,
 }
 
 impl Config {
@@ -165,6 +170,86 @@ impl Config {
             public_url: None,
             resymbolicate_interval: Duration::from_secs(30),
             sentry: None,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+/// A `--cors-origin` that is not an origin.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{text:?} is not an origin ({reason}): use scheme://host[:port], e.g. https://app.example, or *"
+)]
+pub struct InvalidOrigin {
+    pub text: String,
+    pub reason: &'static str,
+}
+
+/// Checks a CORS origin and returns it as browsers send it in `Origin`
+/// (lower-case scheme and host, no default port, no trailing slash), since
+/// the match against that header is exact. `*` stays `*` (any origin).
+pub fn parse_cors_origin(text: &str) -> Result<String, InvalidOrigin> {
+    let text = text.trim();
+    let invalid = |reason| InvalidOrigin {
+        text: text.to_string(),
+        reason,
+    };
+    if text == "*" {
+        return Ok("*".into());
+    }
+    let url = url::Url::parse(text).map_err(|_| invalid("not an absolute URL"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("the scheme must be http or https"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("an origin has no user name or password"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("an origin has no path, query or fragment"));
+    }
+    match url.host_str() {
+        None | Some("") => return Err(invalid("no host")),
+        // Matching is exact: `https://*.example` would never match anything.
+        Some(host) if host.contains('*') => {
+            return Err(invalid(
+                "wildcard hosts are not supported, list each origin",
+            ));
+        }
+        Some(_) => {}
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cors_origins() {
+        assert_eq!(parse_cors_origin("*").unwrap(), "*");
+        assert_eq!(
+            parse_cors_origin("https://app.example").unwrap(),
+            "https://app.example"
+        );
+        assert_eq!(
+            parse_cors_origin("HTTPS://App.Example:443/").unwrap(),
+            "https://app.example"
+        );
+        assert_eq!(
+            parse_cors_origin("http://127.0.0.1:8080").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        for bad in [
+            "app.example",
+            "https://app.example/path",
+            "https://app.example?x=1",
+            "https://user@app.example",
+            "ftp://app.example",
+            "https://*.example",
+            "",
+            "null",
+        ] {
+            assert!(parse_cors_origin(bad).is_err(), "{bad}");
         }
     }
 }

@@ -58,6 +58,9 @@ Examples:
   wasmgdb --symbol-server http://127.0.0.1:7070/ app.wasm \\
       http://127.0.0.1:7070/api/v1/dumps/<dump id>/raw
 
+  # Let pages on https://app.example upload dumps from the browser (CORS).
+  coredump-collector serve --cors-origin https://app.example --ingest-token \"$INGEST\"
+
   # Forward every new dump to a Sentry project as well.
   coredump-collector serve --sentry-dsn \"https://<public key>@o0.ingest.sentry.io/<project id>\"
 
@@ -179,6 +182,18 @@ struct ServeArgs {
     #[arg(long, env = "COLLECTOR_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
 
+    /// A web origin (`scheme://host[:port]`) whose pages may upload dumps
+    /// from a browser: CORS on POST /api/v1/dumps only (reads, the UI and
+    /// debug files stay same-origin). Repeat for several; comma-separated in
+    /// the environment; `*` allows any origin. None: CORS is off.
+    #[arg(
+        long = "cors-origin",
+        env = "COLLECTOR_CORS_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    cors_origins: Vec<String>,
+
     /// Also send each new dump to Sentry as an event, through this project
     /// DSN (`https://<public key>@<host>/<project id>`). Delivery runs in the
     /// background from an outbox in the index: uploads never wait for Sentry,
@@ -295,6 +310,12 @@ fn config_of(args: &ServeArgs) -> anyhow::Result<Config> {
     config.resymbolicate_interval = Duration::from_secs(args.resymbolicate_interval.max(1));
     config.symbol_cache_size = args.symbol_cache.max(1);
     config.public_url = args.public_url.clone();
+    config.cors_origins = args
+        .cors_origins
+        .iter()
+        .filter(|o| !o.trim().is_empty())
+        .map(|o| coredump_collector::config::parse_cors_origin(o).context("--cors-origin"))
+        .collect::<anyhow::Result<_>>()?;
     if let Some(text) = args.sentry_dsn.as_deref().filter(|t| !t.trim().is_empty()) {
         let dsn = Dsn::parse(text).context("--sentry-dsn")?;
         let mut sentry = SentryConfig::new(dsn);
@@ -376,18 +397,20 @@ mod tests {
         assert!(parse_size("0").is_err());
     }
 
+    /// `serve --data /tmp/x` and `extra`, parsed.
+    fn args(extra: &[&str]) -> Box<ServeArgs> {
+        let cli = Cli::try_parse_from(
+            ["coredump-collector", "serve", "--data", "/tmp/x"]
+                .iter()
+                .chain(extra),
+        )
+        .unwrap();
+        let Command::Serve(args) = cli.command;
+        args
+    }
+
     #[test]
     fn sentry_dsn_flag() {
-        let args = |extra: &[&str]| {
-            let cli = Cli::try_parse_from(
-                ["coredump-collector", "serve", "--data", "/tmp/x"]
-                    .iter()
-                    .chain(extra),
-            )
-            .unwrap();
-            let Command::Serve(args) = cli.command;
-            args
-        };
         assert!(config_of(&args(&[])).unwrap().sentry.is_none());
         let config = config_of(&args(&["--sentry-dsn", "https://key@sentry.example/5"])).unwrap();
         assert_eq!(
@@ -399,6 +422,30 @@ mod tests {
             format!("{err:#}").contains("--sentry-dsn: invalid Sentry DSN"),
             "{err:#}"
         );
+    }
+
+    #[test]
+    fn cors_origin_flag() {
+        assert!(config_of(&args(&[])).unwrap().cors_origins.is_empty());
+        let config = config_of(&args(&[
+            "--cors-origin",
+            "https://App.example",
+            "--cors-origin",
+            "http://127.0.0.1:8080,*",
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.cors_origins,
+            ["https://app.example", "http://127.0.0.1:8080", "*"]
+        );
+        for bad in ["app.example", "https://app.example/path", "ftp://x.example"] {
+            let err = config_of(&args(&["--cors-origin", bad])).unwrap_err();
+            let text = format!("{err:#}");
+            assert!(
+                text.contains("--cors-origin") && text.contains("is not an origin"),
+                "{bad}: {text}"
+            );
+        }
     }
 
     #[test]

@@ -15,12 +15,17 @@
 //! | GET | `/api/v1/debug-files` | read | debug files |
 //! | GET | `/`, `/groups/{id}`, `/dumps/{id}`, `/debug-files` | read | web UI |
 //! | GET | `/metrics`, `/healthz` | open | Prometheus metrics, health |
+//!
+//! With [`Config::cors_origins`](crate::Config::cors_origins) set, pages on
+//! those origins may upload dumps from a browser: CORS (and its `OPTIONS`
+//! preflight) is on `POST /api/v1/dumps` and nowhere else, so reads, the UI
+//! and debug-file uploads stay same-origin. See [`ingest_cors`].
 
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
@@ -28,6 +33,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
@@ -224,6 +230,64 @@ pub fn base_url(collector: &Collector, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
+/// The response header an idempotent replay carries, readable by pages.
+const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// How long a browser may cache a preflight's answer.
+const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(86_400);
+
+/// CORS for the ingest endpoint, or `None` when no origin is configured.
+///
+/// Only what an upload needs: `POST` with the token in `Authorization` or
+/// `X-Api-Key` (never cookies, so no credentials mode), the body's type and encoding,
+/// and `Idempotency-Key`; pages may read `Idempotent-Replayed` and
+/// `Retry-After` (the JS helper honours it on 429). The layer answers
+/// preflights itself, before auth and rate limits, which run in the handler.
+/// An origin that does not parse is left out (never matched) and logged;
+/// [`Collector::open`] refuses it before a router is ever built.
+pub fn ingest_cors(origins: &[String]) -> Option<CorsLayer> {
+    let mut any = false;
+    let mut list = Vec::new();
+    for text in origins {
+        match crate::config::parse_cors_origin(text) {
+            Ok(origin) if origin == "*" => any = true,
+            Ok(origin) => match HeaderValue::from_str(&origin) {
+                Ok(value) => list.push(value),
+                Err(_) => tracing::error!(origin, "CORS origin left out: not a header value"),
+            },
+            Err(err) => tracing::error!(error = %err, "CORS origin left out"),
+        }
+    }
+    let allow_origin = if any {
+        AllowOrigin::any()
+    } else if !list.is_empty() {
+        AllowOrigin::list(list)
+    } else {
+        return None;
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([Method::POST])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::CONTENT_ENCODING,
+                HeaderName::from_static("idempotency-key"),
+                // The other way to send the ingest token.
+                HeaderName::from_static("x-api-key"),
+            ])
+            .expose_headers([IDEMPOTENT_REPLAYED, header::RETRY_AFTER])
+            .max_age(PREFLIGHT_MAX_AGE),
+    )
+}
+
+/// `OPTIONS /api/v1/dumps` is routed only so the CORS layer sees it; the
+/// layer answers every preflight itself, so this runs for none.
+async fn preflight() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
 /// Builds the router for a collector.
 pub fn router(collector: Collector) -> Router {
     let max_body = collector
@@ -231,10 +295,20 @@ pub fn router(collector: Collector) -> Router {
         .limits
         .max_body
         .max(collector.config().limits.max_debug_file);
+    // `route_layer` wraps the methods routed so far and not the fallback:
+    // the CORS layer sees POST and OPTIONS, never GET.
+    let dumps = match ingest_cors(&collector.config().cors_origins) {
+        Some(cors) => {
+            tracing::info!(origins = ?collector.config().cors_origins, "CORS on for uploads");
+            post(ingest).options(preflight).route_layer(cors)
+        }
+        None => post(ingest),
+    }
+    .get(list_dumps);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .route("/api/v1/dumps", post(ingest).get(list_dumps))
+        .route("/api/v1/dumps", dumps)
         .route("/api/v1/dumps/{id}", get(get_dump))
         .route("/api/v1/dumps/{id}/raw", get(get_dump_raw))
         .route("/api/v1/groups", get(list_groups))
@@ -384,7 +458,7 @@ async fn ingest(
             if ingested.replayed {
                 response
                     .headers_mut()
-                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                    .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
             }
             Ok(response)
         }
