@@ -10,7 +10,6 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -42,12 +41,7 @@ fn main() {
             instances: 64,
             ..ServerSettings::default()
         },
-        routes: vec![RouteConfig {
-            path: "/hello".into(),
-            module,
-            args: vec![],
-            env: BTreeMap::new(),
-        }],
+        routes: vec![RouteConfig::new("/hello", module)],
     };
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

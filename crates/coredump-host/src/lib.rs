@@ -20,7 +20,8 @@ pub use deliver::{
     Collector, DUMP_SUFFIX, DeliveryError, FlushReport, Receipt, deliver, flush, pending_dumps,
 };
 pub use run::{
-    Capture, Crash, Exit, Host, HostOptions, HostState, MAX_FRAMES, RunOutcome, RunRequest, Stdio,
+    Capture, Crash, Exit, Host, HostOptions, HostState, MAX_FRAMES, RunLimits, RunOutcome,
+    RunRequest, Stdio,
 };
 pub use serve::{
     DUMP_ID_HEADER, RouteConfig, ServeConfig, ServeError, ServerSettings, cgi_response,

@@ -333,6 +333,7 @@ fn run_module(args: RunArgs) -> Result<u8> {
         dirs: args.dirs,
         stdio: Stdio::Inherit,
         context: Vec::new(),
+        limits: Default::default(),
     };
     let outcome = host.run(&request)?;
     if let Some(crash) = &outcome.crash {

@@ -89,6 +89,19 @@ pub struct RunRequest {
     pub stdio: Stdio,
     /// Extra facts recorded in a dump's `postmortem.info` (e.g. the HTTP request).
     pub context: Vec<(String, String)>,
+    /// This run's limits, where they differ from the host's.
+    pub limits: RunLimits,
+}
+
+/// Limits of one run that override [`HostOptions`] (e.g. a served route's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunLimits {
+    /// Wall-clock limit; needs a host created with a `timeout` (epoch
+    /// interruption is an engine setting).
+    pub timeout: Option<Duration>,
+    /// Cap on each linear memory's size in bytes. With pooled instances it
+    /// can only be lower than the host's, whose slots are sized for that.
+    pub max_memory_bytes: Option<usize>,
 }
 
 impl RunRequest {
@@ -103,6 +116,7 @@ impl RunRequest {
             env: Vec::new(),
             dirs: Vec::new(),
             stdio: Stdio::Capture { stdin: Vec::new() },
+            limits: RunLimits::default(),
         }
     }
 }
@@ -401,7 +415,11 @@ impl Host {
             }
         };
         let mut limits = StoreLimitsBuilder::new();
-        if let Some(max) = self.options.max_memory_bytes {
+        if let Some(max) = request
+            .limits
+            .max_memory_bytes
+            .or(self.options.max_memory_bytes)
+        {
             limits = limits.memory_size(max);
         }
         let mut store = Store::new(
@@ -417,7 +435,12 @@ impl Host {
         if let Some(fuel) = self.options.fuel {
             store.set_fuel(fuel).map_err(Error::Engine)?;
         }
-        if let Some(timeout) = self.options.timeout {
+        if request.limits.timeout.is_some() && self.options.timeout.is_none() {
+            return Err(Error::Engine(wasmtime::Error::msg(
+                "a per-run timeout needs a host created with a timeout (epoch interruption)",
+            )));
+        }
+        if let Some(timeout) = request.limits.timeout.or(self.options.timeout) {
             // Every tick, give the executor a turn (a long request must not
             // hold a server's worker thread), and trap once time is up.
             let deadline = Instant::now() + timeout;

@@ -24,7 +24,7 @@ use tokio::sync::{Semaphore, mpsc};
 use wasmtime::InstancePre;
 
 use crate::deliver::{Collector, DUMP_SUFFIX, flush};
-use crate::run::{Capture, Exit, Host, HostOptions, HostState, RunRequest, Stdio};
+use crate::run::{Capture, Exit, Host, HostOptions, HostState, RunLimits, RunRequest, Stdio};
 use crate::store::write_dump_atomically;
 
 /// `routes.toml`.
@@ -91,6 +91,39 @@ pub struct RouteConfig {
     /// Extra environment variables.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// This route's wall-clock limit per request (default: the server's).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// This route's memory cap, at most the server's (whose pooled instance
+    /// slots are sized for it).
+    #[serde(default)]
+    pub max_memory_bytes: Option<usize>,
+    /// This route's largest request body (default: the server's).
+    #[serde(default)]
+    pub max_body_bytes: Option<usize>,
+}
+
+impl RouteConfig {
+    /// A route running `module` for `path`, with no arguments or extra
+    /// environment, on the server's limits.
+    pub fn new(path: impl Into<String>, module: impl Into<PathBuf>) -> Self {
+        RouteConfig {
+            path: path.into(),
+            module: module.into(),
+            args: Vec::new(),
+            env: BTreeMap::new(),
+            timeout_ms: None,
+            max_memory_bytes: None,
+            max_body_bytes: None,
+        }
+    }
+
+    fn limits(&self) -> RunLimits {
+        RunLimits {
+            timeout: self.timeout_ms.map(Duration::from_millis),
+            max_memory_bytes: self.max_memory_bytes,
+        }
+    }
 }
 
 /// Errors setting the gateway up.
@@ -150,6 +183,23 @@ impl ServeConfig {
         let server = &config.server;
         if server.timeout_ms == 0 {
             return Err("timeout_ms must be at least 1".into());
+        }
+        for route in &config.routes {
+            let path = &route.path;
+            if route.timeout_ms == Some(0) {
+                return Err(format!("route `{path}`: timeout_ms must be at least 1"));
+            }
+            if let Some(max) = route.max_memory_bytes
+                && !(64 << 10..=server.max_memory_bytes).contains(&max)
+            {
+                return Err(format!(
+                    "route `{path}`: max_memory_bytes must be from one page (65536) to the server's ({})",
+                    server.max_memory_bytes
+                ));
+            }
+            if route.max_body_bytes == Some(0) {
+                return Err(format!("route `{path}`: max_body_bytes must be at least 1"));
+            }
         }
         if server.instances == 0 {
             return Err("instances must be at least 1".into());
@@ -461,7 +511,11 @@ async fn respond(
     let Some(route) = gateway.routes.iter().find(|r| r.matches(&path)) else {
         return (StatusCode::NOT_FOUND, "no route for this path\n").into_response();
     };
-    let body: Bytes = match axum::body::to_bytes(body, gateway.settings.max_body_bytes).await {
+    let max_body = route
+        .config
+        .max_body_bytes
+        .unwrap_or(gateway.settings.max_body_bytes);
+    let body: Bytes = match axum::body::to_bytes(body, max_body).await {
         Ok(body) => body,
         Err(_) => {
             return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response();
@@ -491,6 +545,7 @@ async fn respond(
             stdin: body.to_vec(),
         },
         context: request_context(&method, &uri, &headers),
+        limits: route.config.limits(),
     };
     let outcome = match gateway.host.run_pre_async(&route.pre, &request).await {
         Ok(outcome) => outcome,

@@ -510,6 +510,82 @@ fn timeouts_and_memory_limits_trap_the_request_not_the_server() {
     server.stop().unwrap();
 }
 
+/// A route's own limits apply to its requests and no one else's: a shorter
+/// timeout, a lower memory cap, a smaller body limit.
+#[test]
+fn routes_may_set_their_own_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, wasm) in [
+        ("spin", spin_module()),
+        ("grow", grow_module(32)),
+        ("echo", echo_module()),
+    ] {
+        std::fs::write(dir.path().join(format!("{name}.wasm")), wasm).unwrap();
+    }
+    let text = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+coredump_dir = "{dumps}"
+timeout_ms = 120000
+max_memory_bytes = 4194304
+
+[[route]]
+path = "/spin-briefly"
+module = "spin.wasm"
+timeout_ms = 100
+
+[[route]]
+path = "/grow"
+module = "grow.wasm"
+
+[[route]]
+path = "/grow-small"
+module = "grow.wasm"
+max_memory_bytes = 1048576
+
+[[route]]
+path = "/echo"
+module = "echo.wasm"
+
+[[route]]
+path = "/echo-small"
+module = "echo.wasm"
+max_body_bytes = 16
+"#,
+        dumps = dir.path().join("dumps").display()
+    );
+    let config = ServeConfig::parse(&text, dir.path()).unwrap();
+    let server = TestServer::start(config);
+
+    // The server would wait two minutes; the route stops it at 100 ms.
+    let started = Instant::now();
+    let r = get(&server.url("/spin-briefly")).unwrap();
+    assert_eq!(r.0, 500, "{r:?}");
+    let body: serde_json::Value = serde_json::from_str(&r.2).unwrap();
+    assert_eq!(body["trap"], "interrupt");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // 1 + 32 pages (2.1 MiB): within the server's 4 MiB, not the route's 1 MiB.
+    assert_eq!(get(&server.url("/grow")).unwrap().0, 200);
+    let r = get(&server.url("/grow-small")).unwrap();
+    assert_eq!(r.0, 500, "{r:?}");
+
+    let post = |path: &str, body: &[u8]| {
+        reply(agent().post(&server.url(path)).send(body).unwrap())
+            .unwrap()
+            .0
+    };
+    assert_eq!(post("/echo", &[b'x'; 64]), 200);
+    assert_eq!(post("/echo-small", &[b'x'; 64]), 413);
+    assert_eq!(post("/echo-small", b"small"), 200);
+    server.stop().unwrap();
+}
+
 #[test]
 fn oversized_bodies_are_refused() {
     let f = fixture();
@@ -554,18 +630,8 @@ fn shutdown_finishes_requests_in_flight() {
             ..ServerSettings::default()
         },
         routes: vec![
-            RouteConfig {
-                path: "/busy".into(),
-                module,
-                args: vec![],
-                env: BTreeMap::new(),
-            },
-            RouteConfig {
-                path: "/hello".into(),
-                module: hello,
-                args: vec![],
-                env: BTreeMap::new(),
-            },
+            RouteConfig::new("/busy", module),
+            RouteConfig::new("/hello", hello),
         ],
     };
     let server = TestServer::start(config);
@@ -601,6 +667,17 @@ fn bad_configs_are_clear_errors() {
     assert!(
         err("[server]\nlisten = \"nowhere\"\n[[route]]\npath = \"/a\"\nmodule = \"a.wasm\"")
             .contains("listen")
+    );
+    assert!(
+        err("[[route]]\npath = \"/a\"\nmodule = \"a.wasm\"\ntimeout_ms = 0").contains("timeout_ms")
+    );
+    assert!(
+        err("[server]\nmax_memory_bytes = 1048576\n[[route]]\npath = \"/a\"\nmodule = \"a.wasm\"\nmax_memory_bytes = 2097152")
+            .contains("to the server's (1048576)")
+    );
+    assert!(
+        err("[[route]]\npath = \"/a\"\nmodule = \"a.wasm\"\nmax_body_bytes = 0")
+            .contains("max_body_bytes")
     );
 
     let ok = ServeConfig::parse(
