@@ -80,14 +80,17 @@ enum Mode {
     Copy,
 }
 
-/// The rewritten body (locals and code, without its size) and the runs of
-/// it copied from the input (see `offsets`), or `None` when it is unchanged.
+/// A rewritten body (locals and code, without its size) and the runs of it
+/// copied from the input (see `offsets`).
+pub(crate) type RewrittenBody = (Vec<u8>, Vec<Run>);
+
+/// The rewritten body of function `index`, or `None` when it is unchanged.
 pub(crate) fn rewrite(
     ctx: &Ctx<'_, '_>,
     index: usize,
     to_validate: FuncToValidate<ValidatorResources>,
     counts: &mut Counts,
-) -> Result<Option<(Vec<u8>, Vec<Run>)>, Error> {
+) -> Result<Option<RewrittenBody>, Error> {
     let input = ctx.input;
     let func = input.imported_funcs + index as u32;
     let f = func as usize;

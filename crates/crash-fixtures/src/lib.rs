@@ -58,13 +58,12 @@ pub enum Error {
 /// when it was compiled: a build cache shared by two checkouts can hand one
 /// of them artifacts compiled in the other.
 pub fn repo_root() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
-        if let Some(root) = Path::new(&dir)
+    if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR")
+        && let Some(root) = Path::new(&dir)
             .ancestors()
             .find(|a| a.join("fixtures/manifest.json").is_file())
-        {
-            return root.to_path_buf();
-        }
+    {
+        return root.to_path_buf();
     }
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

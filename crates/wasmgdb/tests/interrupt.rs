@@ -50,7 +50,7 @@ fn ctrl_c_stops_a_long_command_not_the_session() {
     let original = std::fs::read(&program_dumps.modes["abort"].guest).expect("dump");
     let mut dump = wasm_coredump::CoreDump::parse(&original).expect("dump parses");
     let small = &dump.memories[0];
-    let mut limits = small.limits().clone();
+    let mut limits = *small.limits();
     limits.pages = 65536;
     limits.maximum = None;
     let mut big = wasm_coredump::Memory::new(limits);
