@@ -8,12 +8,17 @@
 //! [`SECTION`], lets a host put such frames back in the input's coordinates
 //! ([`OffsetMap::to_input`]), so that the input's DWARF resolves them.
 //!
-//! Layout (LEB128 throughout): a version byte (1), the input's function count
+//! Layout (LEB128 throughout): a version byte (2), the input's function count
 //! (imports included), the number of rewritten bodies, then for each body its
-//! function index, its number of runs and each run as (output start − end of
-//! the previous run's output, input start − end of the previous run's input,
-//! length). A run is a stretch of bytes copied unchanged; offsets are from
-//! the start of the body (after its size), as in a dump.
+//! function index, its number of runs and each run. A run is a stretch of
+//! bytes copied unchanged, written relative to the end of the previous run:
+//! `out_gap * 2 + (in_gap != 0)`, then `in_gap` only when it is not 0, then
+//! the length, where `out_gap` is the run's output start minus the previous
+//! run's output end and `in_gap` the same in the input. Almost every run
+//! follows the previous one directly in the input (the rewriter inserts code
+//! and skips little), so most runs take two bytes. Version 1, still read,
+//! always wrote `out_gap`, `in_gap`, length. Offsets are from the start of the
+//! body (after its size), as in a dump.
 
 use wasmparser::{BinaryReader, Parser, Payload};
 
@@ -21,7 +26,9 @@ use crate::Error;
 
 /// Name of the custom section holding the map.
 pub const SECTION: &str = "postmortem.offsets";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// The first layout, with every run's input gap written out.
+const VERSION_1: u8 = 1;
 
 /// Bytes `[output, output + len)` of a rewritten body are the input's
 /// `[input, input + len)`.
@@ -59,10 +66,10 @@ impl OffsetMap {
     pub fn parse(data: &[u8], offset: usize) -> Result<OffsetMap, Error> {
         let mut r = BinaryReader::new(data, offset);
         let version = r.read_u8()?;
-        if version != VERSION {
+        if version != VERSION && version != VERSION_1 {
             return Err(Error::invalid(
                 offset,
-                format!("{SECTION} version {version}, expected {VERSION}"),
+                format!("{SECTION} version {version}, expected {VERSION_1} or {VERSION}"),
             ));
         }
         let input_functions = r.read_var_u32()?;
@@ -75,8 +82,17 @@ impl OffsetMap {
             let (mut out_end, mut in_end) = (0u32, 0u32);
             for _ in 0..n {
                 let at = r.original_position();
-                let output = out_end.checked_add(r.read_var_u32()?);
-                let input = in_end.checked_add(r.read_var_u32()?);
+                let (out_gap, in_gap) = if version == VERSION_1 {
+                    (r.read_var_u32()?, r.read_var_u32()?)
+                } else {
+                    let head = r.read_var_u64()?;
+                    let out_gap = u32::try_from(head >> 1)
+                        .map_err(|_| Error::invalid(at, "offset map run overflows"))?;
+                    let in_gap = if head & 1 == 1 { r.read_var_u32()? } else { 0 };
+                    (out_gap, in_gap)
+                };
+                let output = out_end.checked_add(out_gap);
+                let input = in_end.checked_add(in_gap);
                 let len = r.read_var_u32()?;
                 let (Some(output), Some(input)) = (output, input) else {
                     return Err(Error::invalid(at, "offset map run overflows"));
@@ -106,8 +122,12 @@ impl OffsetMap {
             leb(&mut out, runs.len() as u32);
             let (mut out_end, mut in_end) = (0u32, 0u32);
             for run in runs {
-                leb(&mut out, run.output - out_end);
-                leb(&mut out, run.input - in_end);
+                let in_gap = run.input - in_end;
+                let head = (u64::from(run.output - out_end) << 1) | u64::from(in_gap != 0);
+                crate::asm::uleb(&mut out, head);
+                if in_gap != 0 {
+                    leb(&mut out, in_gap);
+                }
                 leb(&mut out, run.len);
                 out_end = run.output + run.len;
                 in_end = run.input + run.len;
@@ -187,6 +207,59 @@ mod tests {
         assert_eq!(m.to_input(3, 40), Some(9), "past the last run");
         assert_eq!(m.to_input(1, 7), Some(7), "a body left as it was");
         assert_eq!(m.to_input(5, 7), None, "the rewriter's own function");
+    }
+
+    /// Version 1's layout, as rewriters before version 2 wrote it.
+    fn encode_version_1(m: &OffsetMap) -> Vec<u8> {
+        let mut out = vec![VERSION_1];
+        leb(&mut out, m.input_functions);
+        leb(&mut out, m.bodies.len() as u32);
+        for (function, runs) in &m.bodies {
+            leb(&mut out, *function);
+            leb(&mut out, runs.len() as u32);
+            let (mut out_end, mut in_end) = (0u32, 0u32);
+            for run in runs {
+                leb(&mut out, run.output - out_end);
+                leb(&mut out, run.input - in_end);
+                leb(&mut out, run.len);
+                (out_end, in_end) = (run.output + run.len, run.input + run.len);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn version_1_maps_still_read() {
+        let m = map();
+        assert_eq!(
+            OffsetMap::parse(&encode_version_1(&m), 0).expect("parse"),
+            m
+        );
+    }
+
+    #[test]
+    fn runs_that_follow_in_the_input_take_two_bytes() {
+        // After the first run, each starts where the previous ended in the
+        // input, with a few inserted bytes before it in the output.
+        let runs: Vec<Run> = (0..100)
+            .map(|i| Run {
+                output: 2 + i * 12,
+                input: i * 4,
+                len: 4,
+            })
+            .collect();
+        let m = OffsetMap {
+            input_functions: 1,
+            bodies: vec![(0, runs)],
+        };
+        let encoded = m.encode();
+        // Version, function count, body count, function, run count: a byte
+        // each; then two bytes a run.
+        assert_eq!(encoded.len(), 1 + 1 + 1 + 1 + 1 + 200, "{encoded:?}");
+        assert!(encoded.len() < encode_version_1(&m).len());
+        assert_eq!(OffsetMap::parse(&encoded, 0).expect("parse"), m);
+        let newer = OffsetMap::parse(&[VERSION + 1], 0).map_err(|e| e.to_string());
+        assert!(newer.unwrap_err().contains("version 3"));
     }
 
     #[test]
