@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use bytes::Bytes;
 use coredump_collector::index::Index;
 use coredump_collector::sentry::Dsn;
-use coredump_collector::{RunningServer, SentryConfig};
+use coredump_collector::{Config, RunningServer, SentryConfig};
 use serde_json::{Value, json};
 use support::{Backend, BackendResources, FixtureDump, INGEST_TOKEN, READ_TOKEN};
 
@@ -212,6 +212,38 @@ fn sentry_config(addr: SocketAddr) -> SentryConfig {
     // Most dumps here have no debug file: send them at once.
     config.symbolication_wait = Duration::ZERO;
     config
+}
+
+/// A collector forwarding to Sentry at `addr`, as most tests here start one.
+struct Forwarding {
+    /// Keeps the database and store alive.
+    resources: BackendResources,
+    /// What the collector started with (to start it again).
+    config: Config,
+    server: RunningServer,
+    api: Api,
+}
+
+/// Starts a collector on `backend` forwarding to `addr` with test-sized
+/// waits, after `configure` has seen its config and Sentry settings.
+async fn forwarding(
+    backend: Backend,
+    addr: SocketAddr,
+    configure: impl FnOnce(&mut Config, &mut SentryConfig),
+) -> Forwarding {
+    let resources = BackendResources::new(backend).await;
+    let mut config = resources.config();
+    let mut sentry = sentry_config(addr);
+    configure(&mut config, &mut sentry);
+    config.sentry = Some(sentry);
+    let server = resources.start(config.clone()).await;
+    let api = Api::new(&server);
+    Forwarding {
+        resources,
+        config,
+        server,
+        api,
+    }
 }
 
 /// A port nothing listens on (bound, then released).
@@ -472,12 +504,15 @@ async fn exact_envelope(backend: Backend) {
     // frames), std and libc frames that are not in-app.
     let abort = fixture("rust-O2", "abort").await;
     let (fake, addr) = FakeSentry::start().await;
-    let resources = BackendResources::new(backend).await;
-    let mut config = resources.config();
-    config.public_url = Some("http://collector.example".into());
-    config.sentry = Some(sentry_config(addr));
-    let server = resources.start(config.clone()).await;
-    let api = Api::new(&server);
+    let Forwarding {
+        resources,
+        config,
+        server,
+        api,
+    } = forwarding(backend, addr, |config, _| {
+        config.public_url = Some("http://collector.example".into());
+    })
+    .await;
     api.put_debug_file(&abort).await;
     let reply = api
         .upload_with_metadata(&abort.dump, &request_metadata())
@@ -696,13 +731,15 @@ async fn events_wait_for_their_debug_files() {
     let abort = fixture("c-O0", "abort").await;
     let (fake, addr) = FakeSentry::start().await;
 
-    let resources = BackendResources::new(Backend::Embedded).await;
-    let mut config = resources.config();
-    let mut sentry = sentry_config(addr);
-    sentry.symbolication_wait = Duration::from_secs(600);
-    config.sentry = Some(sentry);
-    let server = resources.start(config).await;
-    let api = Api::new(&server);
+    let Forwarding {
+        resources: _resources,
+        server,
+        api,
+        ..
+    } = forwarding(Backend::Embedded, addr, |_, sentry| {
+        sentry.symbolication_wait = Duration::from_secs(600)
+    })
+    .await;
     let reply = api.upload(&abort.dump).await;
     assert_eq!(reply["symbolication"], "pending", "{reply}");
     // Several polls of the outbox go by with nothing sent.
@@ -725,13 +762,15 @@ async fn events_wait_for_their_debug_files() {
     server.stop().await;
 
     // No debug file within the wait: the event leaves without symbols.
-    let resources = BackendResources::new(Backend::Embedded).await;
-    let mut config = resources.config();
-    let mut sentry = sentry_config(addr);
-    sentry.symbolication_wait = Duration::from_secs(1);
-    config.sentry = Some(sentry);
-    let server = resources.start(config).await;
-    let api = Api::new(&server);
+    let Forwarding {
+        resources: _resources,
+        server,
+        api,
+        ..
+    } = forwarding(Backend::Embedded, addr, |_, sentry| {
+        sentry.symbolication_wait = Duration::from_secs(1)
+    })
+    .await;
     let uploaded = Instant::now();
     let reply = api.upload(&abort.dump).await;
     assert_eq!(reply["symbolication"], "pending", "{reply}");
@@ -757,13 +796,15 @@ async fn events_wait_for_their_debug_files() {
 async fn retries_and_rate_limits() {
     let abort = fixture("c-O0", "abort").await;
     let (fake, addr) = FakeSentry::start().await;
-    let resources = BackendResources::new(Backend::Embedded).await;
-    let mut config = resources.config();
-    let mut sentry = sentry_config(addr);
-    sentry.initial_backoff = Duration::from_millis(200);
-    config.sentry = Some(sentry);
-    let server = resources.start(config).await;
-    let api = Api::new(&server);
+    let Forwarding {
+        resources: _resources,
+        server,
+        api,
+        ..
+    } = forwarding(Backend::Embedded, addr, |_, sentry| {
+        sentry.initial_backoff = Duration::from_millis(200)
+    })
+    .await;
 
     fake.then(Reply::status(503)).then(Reply::status(503));
     let first = api.upload(&abort.dump).await;
@@ -844,13 +885,15 @@ async fn a_hanging_sentry_never_blocks_ingest() {
             }
         });
     }
-    let resources = BackendResources::new(Backend::Embedded).await;
-    let mut config = resources.config();
-    let mut sentry = sentry_config(addr);
-    sentry.timeout = Duration::from_secs(60);
-    config.sentry = Some(sentry);
-    let server = resources.start(config).await;
-    let api = Api::new(&server);
+    let Forwarding {
+        resources,
+        server,
+        api,
+        ..
+    } = forwarding(Backend::Embedded, addr, |_, sentry| {
+        sentry.timeout = Duration::from_secs(60)
+    })
+    .await;
 
     let mut ids = vec![
         api.upload(&abort.dump).await["id"]
@@ -895,11 +938,12 @@ async fn a_hanging_sentry_never_blocks_ingest() {
 async fn durable_outbox(backend: Backend) {
     let abort = fixture("c-O0", "abort").await;
     let addr = free_port();
-    let resources = BackendResources::new(backend).await;
-    let mut config = resources.config();
-    config.sentry = Some(sentry_config(addr));
-    let server = resources.start(config.clone()).await;
-    let api = Api::new(&server);
+    let Forwarding {
+        resources,
+        config,
+        server,
+        api,
+    } = forwarding(backend, addr, |_, _| {}).await;
     let id = api.upload(&abort.dump).await["id"]
         .as_str()
         .unwrap()
@@ -954,13 +998,12 @@ async fn durable_outbox_postgres() {
 async fn refused_events_are_dropped() {
     let abort = fixture("c-O0", "abort").await;
     let (fake, addr) = FakeSentry::start().await;
-    let resources = BackendResources::new(Backend::Embedded).await;
-    let mut config = resources.config();
-    let mut sentry = sentry_config(addr);
-    sentry.max_attempts = 3;
-    config.sentry = Some(sentry);
-    let server = resources.start(config).await;
-    let api = Api::new(&server);
+    let Forwarding {
+        resources: _resources,
+        server,
+        api,
+        ..
+    } = forwarding(Backend::Embedded, addr, |_, sentry| sentry.max_attempts = 3).await;
 
     fake.then(Reply {
         status: 400,
@@ -1022,14 +1065,16 @@ async fn refused_events_are_dropped() {
 async fn retention_drops_pending_events() {
     let abort = fixture("c-O0", "abort").await;
     let (fake, addr) = FakeSentry::start().await;
-    let resources = BackendResources::new(Backend::Embedded).await;
-    let mut config = resources.config();
-    config.retention.max_age = Some(Duration::from_millis(300));
-    let mut sentry = sentry_config(addr);
-    sentry.initial_backoff = Duration::from_secs(3600);
-    config.sentry = Some(sentry);
-    let server = resources.start(config).await;
-    let api = Api::new(&server);
+    let Forwarding {
+        resources: _resources,
+        server,
+        api,
+        ..
+    } = forwarding(Backend::Embedded, addr, |config, sentry| {
+        config.retention.max_age = Some(Duration::from_millis(300));
+        sentry.initial_backoff = Duration::from_secs(3600);
+    })
+    .await;
 
     fake.then(Reply::status(503));
     api.upload(&abort.dump).await;
@@ -1140,11 +1185,12 @@ async fn relay_accepts_the_events() {
     let panic = fixture("rust-debug", "unwrap-none").await;
     let divide = fixture("c-O0", "divide-by-zero").await;
     let (fake, addr) = FakeSentry::start().await;
-    let resources = BackendResources::new(Backend::Embedded).await;
-    let mut config = resources.config();
-    config.sentry = Some(sentry_config(addr));
-    let server = resources.start(config).await;
-    let api = Api::new(&server);
+    let Forwarding {
+        resources: _resources,
+        server,
+        api,
+        ..
+    } = forwarding(Backend::Embedded, addr, |_, _| {}).await;
     api.put_debug_file(&panic).await;
     api.upload_with_metadata(&panic.dump, &request_metadata())
         .await;
