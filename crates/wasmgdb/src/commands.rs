@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde_json::json;
 use wasm_symbolicate::variables::{Type, TypeKind, VariableValue};
 
-use crate::error::{Result, bail};
+use crate::error::{Error, Result, bail};
 use crate::expr::{self, Data, Obj};
 use crate::print::{self, Format};
 use crate::session::{Session, obj_of};
@@ -33,6 +33,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "frame",
         "f",
         "Select and print a frame: frame [N | level N | function NAME].",
+    ),
+    (
+        "thread",
+        "t",
+        "Select a thread of the dump and show its youngest frame: thread [N].",
     ),
     ("up", "up", "Select the caller's frame: up [N]."),
     ("down", "do", "Select the callee's frame: down [N]."),
@@ -162,6 +167,7 @@ impl Session {
         match command {
             "backtrace" | "bt" | "where" => self.backtrace(args, out)?,
             "frame" => self.frame_command(args, out)?,
+            "thread" => self.thread_command(args, out)?,
             "up" => self.move_frame(args, 1, out)?,
             "down" => self.move_frame(args, -1, out)?,
             "info" => self.info(args, out)?,
@@ -250,6 +256,39 @@ impl Session {
             }
         }
         out
+    }
+
+    fn thread_command(&mut self, args: &str, out: &mut String) -> Result<()> {
+        if self.dump.threads.is_empty() {
+            bail!("No threads.");
+        }
+        let args = args.trim();
+        if args.is_empty() {
+            let current = self.selected_thread();
+            let _ = writeln!(
+                out,
+                "[Current thread is {} (\"{}\")]",
+                current + 1,
+                self.dump.threads[0].name
+            );
+            return Ok(());
+        }
+        let number = args
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=self.dump.threads.len()).contains(n))
+            .ok_or_else(|| Error::command(format!("Invalid thread ID: {args}")))?;
+        self.select_thread(number - 1)?;
+        let _ = writeln!(
+            out,
+            "[Switching to thread {number} (\"{}\")]",
+            self.dump.threads[0].name
+        );
+        if self.frames.is_empty() {
+            out.push_str("No stack.\n");
+            return Ok(());
+        }
+        self.frame_command("0", out)
     }
 
     fn backtrace(&mut self, args: &str, out: &mut String) -> Result<()> {

@@ -445,9 +445,12 @@ impl Session {
             return Ok(());
         }
         out.push_str("  Id   Target Id         Frame\n");
-        for (i, thread) in self.dump.threads.iter().enumerate() {
-            let current = if i == 0 { "*" } else { " " };
-            let top = if i == 0 {
+        // In the file's order, whichever thread is selected (moved first).
+        for i in 0..self.dump.threads.len() {
+            let at = self.thread_order.iter().position(|&t| t == i).unwrap_or(i);
+            let thread = &self.dump.threads[at];
+            let current = if at == 0 { "*" } else { " " };
+            let top = if at == 0 {
                 self.frame_line(0)
                     .split_once(' ')
                     .map_or(String::new(), |(_, r)| r.trim().to_string())

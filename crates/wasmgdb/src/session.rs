@@ -55,6 +55,10 @@ pub struct Session {
     pub(crate) stack: StackModel,
     pub(crate) frames: Vec<FrameEntry>,
     pub(crate) selected: usize,
+    /// The dump's thread numbers (from 0, in file order) in the order
+    /// `dump.threads` now holds them: the selected thread is moved to the
+    /// front, where every frame lookup reads.
+    pub(crate) thread_order: Vec<usize>,
     pub(crate) history: Vec<Obj>,
     pub(crate) source_dirs: Vec<PathBuf>,
     pub(crate) substitutions: Vec<(String, String)>,
@@ -65,6 +69,53 @@ pub struct Session {
     pub(crate) examine: (Examine, Option<u64>),
     scopes: RefCell<HashMap<usize, Rc<Vec<FrameScope>>>>,
     disassembly: RefCell<Option<Disassembly>>,
+}
+
+/// The source-level frames of the dump's first thread (the one
+/// `dump.main_frames()` gives), youngest first, inlined calls expanded.
+/// `trapping`: the thread is the one that trapped, whose youngest pc may be
+/// corrected to the trapping instruction.
+fn source_frames(dump: &CoreDump, symbols: &Symbolicator, trapping: bool) -> Vec<FrameEntry> {
+    let mut frames = Vec::new();
+    for (physical, frame) in dump.main_frames().iter().enumerate() {
+        let mut location = CodeLocation {
+            function: frame.function,
+            offset: frame.code_offset,
+        };
+        if trapping
+            && physical == 0
+            && let Some(trap) = &dump.trap
+            && trap.kind == wasm_coredump::TrapKind::Unreachable
+            && let Some(fixed) =
+                unreachable_after_br_if(symbols.module().bytes(), symbols.layout(), location)
+        {
+            location = fixed;
+        }
+        match symbols.symbolicate(location) {
+            Ok(sources) => {
+                for (inline_index, source) in sources.into_iter().enumerate() {
+                    frames.push(FrameEntry {
+                        physical,
+                        location,
+                        source,
+                        inline_index,
+                        error: None,
+                    });
+                }
+            }
+            Err(e) => {
+                let function = symbols.function_name(frame.function);
+                frames.push(FrameEntry {
+                    physical,
+                    location,
+                    source: SourceFrame::name_only(function),
+                    inline_index: 0,
+                    error: Some(e.to_string()),
+                });
+            }
+        }
+    }
+    frames
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {
@@ -175,44 +226,7 @@ impl Session {
             ));
         }
         let stack = StackModel::for_module(&dump, &symbols, &module_info, usize::MAX);
-        let mut frames = Vec::new();
-        for (physical, frame) in dump.main_frames().iter().enumerate() {
-            let mut location = CodeLocation {
-                function: frame.function,
-                offset: frame.code_offset,
-            };
-            if physical == 0
-                && let Some(trap) = &dump.trap
-                && trap.kind == wasm_coredump::TrapKind::Unreachable
-                && let Some(fixed) =
-                    unreachable_after_br_if(file.bytes(), symbols.layout(), location)
-            {
-                location = fixed;
-            }
-            match symbols.symbolicate(location) {
-                Ok(sources) => {
-                    for (inline_index, source) in sources.into_iter().enumerate() {
-                        frames.push(FrameEntry {
-                            physical,
-                            location,
-                            source,
-                            inline_index,
-                            error: None,
-                        });
-                    }
-                }
-                Err(e) => {
-                    let function = symbols.function_name(frame.function);
-                    frames.push(FrameEntry {
-                        physical,
-                        location,
-                        source: SourceFrame::name_only(function),
-                        inline_index: 0,
-                        error: Some(e.to_string()),
-                    });
-                }
-            }
-        }
+        let frames = source_frames(&dump, &symbols, true);
         let mut source_dirs = options.source_dirs;
         for dir in [module.parent(), core_name.parent()].into_iter().flatten() {
             let dir = if dir.as_os_str().is_empty() {
@@ -223,6 +237,7 @@ impl Session {
             source_dirs.push(dir.to_path_buf());
         }
         Ok(Session {
+            thread_order: (0..dump.threads.len()).collect(),
             dump,
             dump_path: core_name.to_owned(),
             symbols,
@@ -260,6 +275,31 @@ impl Session {
     /// The selected frame number.
     pub fn selected_frame(&self) -> usize {
         self.selected
+    }
+
+    /// The selected thread's number in the dump (from 0, in file order).
+    pub fn selected_thread(&self) -> usize {
+        self.thread_order.first().copied().unwrap_or(0)
+    }
+
+    /// Makes the dump's thread `thread` (from 0, in file order) the one
+    /// whose frames `bt`, `frame` and the rest show, with its youngest frame
+    /// selected. Only the first thread of the file is the one that trapped.
+    pub(crate) fn select_thread(&mut self, thread: usize) -> Result<()> {
+        let Some(at) = self.thread_order.iter().position(|&t| t == thread) else {
+            bail!("Invalid thread ID: {}", thread + 1);
+        };
+        if at == 0 {
+            return Ok(());
+        }
+        self.dump.threads.swap(0, at);
+        self.thread_order.swap(0, at);
+        self.stack = StackModel::for_module(&self.dump, &self.symbols, &self.module, usize::MAX);
+        self.frames = source_frames(&self.dump, &self.symbols, thread == 0);
+        self.selected = 0;
+        self.list_next = None;
+        self.scopes.borrow_mut().clear();
+        Ok(())
     }
 
     /// Whether results are printed as JSON (`--json`).
