@@ -209,6 +209,20 @@ async fn one_new_dump(api: &Api, seen: &mut Vec<String>, what: &str) -> Value {
     fresh.pop().unwrap_or_else(|| panic!("{what}: no dump"))
 }
 
+/// The one new dump of a cron or queue event, whose outcome the driver
+/// answered with (`answer`: status and body): the trap must have reached
+/// workerd as an exception.
+async fn event_dump(what: &str, answer: (u16, String), api: &Api, seen: &mut Vec<String>) -> Value {
+    let (status, body) = answer;
+    assert_eq!(status, 200, "{what}: {body}");
+    let outcome: Value = serde_json::from_str(&body).expect("outcome JSON");
+    assert_eq!(
+        outcome["outcome"], "exception",
+        "{what}: the trap must be rethrown: {outcome}"
+    );
+    one_new_dump(api, seen, what).await
+}
+
 /// Checks the metadata the helper sent with a dump.
 fn check_context(what: &str, dump: &Value, trigger: &str, service: &str) {
     let context = &dump["context"];
@@ -350,22 +364,7 @@ fn check_sentry_event(
     if exception["type"] != dump["trap_kind"] {
         return Err(format!("{what}: Sentry exception {exception}"));
     }
-    let frames: Vec<(String, String, u32)> = exception["stacktrace"]["frames"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .rev()
-        .filter(|f| f["in_app"] == true)
-        .map(|f| {
-            let file = f["filename"].as_str().unwrap_or("");
-            (
-                f["function"].as_str().unwrap_or("").to_string(),
-                file.rsplit('/').next().unwrap_or(file).to_string(),
-                f["lineno"].as_u64().unwrap_or(0) as u32,
-            )
-        })
-        .collect();
-    crash_fixtures::frames_match(&mode.frames, &frames)
+    crash_fixtures::frames_match(&mode.frames, &crash_fixtures::sentry_in_app_frames(event))
         .map_err(|e| format!("{what}: Sentry frames: {e}"))?;
     if event["tags"]["service"] != "workerd-e2e" || event["environment"] != "test" {
         return Err(format!(
@@ -497,14 +496,8 @@ async fn workerd_program(program_id: &str) {
     let scheduled = program.mode(SCHEDULED_MODE).expect("scheduled mode");
     if dumps_by_default(scheduled) {
         let what = format!("{} {SCHEDULED_MODE} (workerd scheduled)", program.id);
-        let (status, body) = get("/scheduled/binding".to_string()).await;
-        assert_eq!(status, 200, "{what}: {body}");
-        let outcome: Value = serde_json::from_str(&body).expect("outcome JSON");
-        assert_eq!(
-            outcome["outcome"], "exception",
-            "{what}: the trap must be rethrown"
-        );
-        let dump = one_new_dump(&api, &mut seen, &what).await;
+        let answer = get("/scheduled/binding".to_string()).await;
+        let dump = event_dump(&what, answer, &api, &mut seen).await;
         if let Err(e) = check_dump(&what, &dump, scheduled, optimized) {
             failures.push(e);
         }
@@ -523,14 +516,8 @@ async fn workerd_program(program_id: &str) {
         .find(|m| dumps_by_default(m))
         .expect("a mode the default build dumps");
     let what = format!("{} {} (workerd queue)", program.id, queued.mode);
-    let (status, body) = get(format!("/queue/endpoint?mode={}", queued.mode)).await;
-    assert_eq!(status, 200, "{what}: {body}");
-    let outcome: Value = serde_json::from_str(&body).expect("outcome JSON");
-    assert_eq!(
-        outcome["outcome"], "exception",
-        "{what}: the trap must be rethrown: {outcome}"
-    );
-    let dump = one_new_dump(&api, &mut seen, &what).await;
+    let answer = get(format!("/queue/endpoint?mode={}", queued.mode)).await;
+    let dump = event_dump(&what, answer, &api, &mut seen).await;
     if let Err(e) = check_dump(&what, &dump, queued, optimized) {
         failures.push(e);
     }

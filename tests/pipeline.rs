@@ -22,9 +22,7 @@ use std::path::Path;
 
 use coredump_host::{Capture, Collector, Host};
 use crash_fixtures::{Manifest, Mode, frames_match, printed_as_missing};
-use end_to_end::{
-    INGEST_TOKEN, Staged, check_dump, in_app_frames, raw_frames, run_under_node_and_upload,
-};
+use end_to_end::{INGEST_TOKEN, Staged, check_dump, raw_frames, run_under_node_and_upload};
 use serde_json::Value;
 use wasmgdb::fetch::SymbolServer;
 use wasmgdb::{Options, Session};
@@ -239,7 +237,9 @@ async fn pipeline(program_id: &str) {
                 raw_frames(&rewrite_dump)
             ));
         }
-        if in_app_frames(&node_dump) != in_app_frames(&rewrite_dump) {
+        if crash_fixtures::record_in_app_frames(&node_dump)
+            != crash_fixtures::record_in_app_frames(&rewrite_dump)
+        {
             failures.push(format!(
                 "{}: symbolicated frames differ",
                 tag("node vs wasmtime")

@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 
 use coredump_host::{ServeConfig, serve_on};
 use crash_fixtures::Manifest;
-use end_to_end::{
-    CHROMIUM_HEADLESS, INGEST_TOKEN, Prepared, chromium, in_app_frames, scratch, start_collector,
-};
+use end_to_end::{CHROMIUM_HEADLESS, INGEST_TOKEN, Prepared, chromium, scratch, start_collector};
 use serde_json::Value;
 
 /// The page at `url` after Chromium has rendered it.
@@ -141,7 +139,7 @@ args = {args:?}
         .json()
         .await
         .expect("dump is JSON");
-    crash_fixtures::frames_match(&mode.frames, &in_app_frames(&dump))
+    crash_fixtures::frames_match(&mode.frames, &crash_fixtures::record_in_app_frames(&dump))
         .unwrap_or_else(|e| panic!("{e}"));
     let capture = &dump["context"]["capture"];
     assert_eq!(capture["request.method"], "POST", "{capture}");

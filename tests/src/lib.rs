@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use coredump_collector::{Config, RunningServer};
 use coredump_host::{Capture, Collector, Host, HostOptions, RunRequest, write_dump_atomically};
-use crash_fixtures::{ExpectedVariable, Mode, Program, TrapKind, frames_match, printed_as_missing};
+use crash_fixtures::{
+    ExpectedVariable, Mode, Program, TrapKind, frames_match, printed_as_missing,
+    record_in_app_frames,
+};
 use debuginfo_split::{SplitBytes, SplitOptions};
 use serde_json::Value;
 
@@ -141,26 +144,6 @@ pub fn run_under_node_and_upload(
         .last()
         .unwrap_or_else(|| panic!("no collector reply: {stderr}"));
     serde_json::from_str(reply).unwrap_or_else(|e| panic!("reply {reply:?}: {e}\n{stderr}"))
-}
-
-/// `(function, file base name, line)` of every in-app source location of a
-/// collector dump record, youngest first, inlined frames included.
-pub fn in_app_frames(dump: &serde_json::Value) -> Vec<(String, String, u32)> {
-    dump["stack"]["frames"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|frame| frame["locations"].as_array().into_iter().flatten())
-        .filter(|location| location["in_app"].as_bool() == Some(true))
-        .map(|location| {
-            let file = location["file"].as_str().unwrap_or("");
-            (
-                location["function"].as_str().unwrap_or("").to_string(),
-                file.rsplit('/').next().unwrap_or(file).to_string(),
-                location["line"].as_u64().unwrap_or(0) as u32,
-            )
-        })
-        .collect()
 }
 
 /// `(function index, code offset)` of every frame of a collector dump record.
@@ -373,7 +356,7 @@ pub fn check_dump(what: &str, dump: &Value, mode: &Mode, optimized: bool) -> Res
     if dump["symbolication"] != "complete" {
         return Err(format!("{what}: symbolication {}", dump["symbolication"]));
     }
-    frames_match(&mode.frames, &in_app_frames(dump)).map_err(|e| format!("{what}: {e}"))?;
+    frames_match(&mode.frames, &record_in_app_frames(dump)).map_err(|e| format!("{what}: {e}"))?;
     check_top_frame_variables(what, dump, &mode.variables, optimized)
 }
 

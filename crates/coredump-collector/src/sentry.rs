@@ -832,11 +832,12 @@ impl Collector {
         let metrics = &self.inner.metrics;
         let (verdict, pause) = match index.dump(id).await {
             Ok(Some((record, _))) => {
-                if let Some(until) = awaiting_debug_files(&record, config, now_ms()) {
+                let now = now_ms();
+                if let Some(until) = awaiting_debug_files(&record, config, now) {
                     // Not an attempt: look again at the next poll, so the
                     // event leaves soon after the debug file arrives.
                     let next =
-                        until.min(now_ms().saturating_add(config.poll_interval.as_millis() as i64));
+                        until.min(now.saturating_add(config.poll_interval.as_millis() as i64));
                     self.settle_sentry(
                         id,
                         index

@@ -105,7 +105,7 @@ fn module_without_dwarf(build_id: &str) -> Vec<u8> {
 }
 
 fn check_frames(what: &str, dump: &Value, fixture: &FixtureDump) {
-    let frames = support::in_app_frames(dump);
+    let frames = crash_fixtures::record_in_app_frames(dump);
     // The recursion of a stack overflow aside, the manifest lists the source frames from the trap down.
     crash_fixtures::frames_match(&fixture.expected, &frames)
         .unwrap_or_else(|e| panic!("{what}: {e}"));

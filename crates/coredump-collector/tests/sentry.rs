@@ -464,24 +464,6 @@ fn frames_of(event: &Value) -> &Vec<Value> {
         .unwrap_or_else(|| panic!("no frames in {event}"))
 }
 
-/// `(function, file base name, line)` of an event's in-app frames, the
-/// trapping one first (Sentry lists them the other way round).
-fn in_app_youngest_first(event: &Value) -> Vec<(String, String, u32)> {
-    frames_of(event)
-        .iter()
-        .rev()
-        .filter(|f| f["in_app"] == true)
-        .map(|f| {
-            let file = f["filename"].as_str().unwrap_or("");
-            (
-                f["function"].as_str().unwrap_or("").to_string(),
-                file.rsplit('/').next().unwrap_or(file).to_string(),
-                f["lineno"].as_u64().unwrap_or(0) as u32,
-            )
-        })
-        .collect()
-}
-
 fn request_metadata() -> Value {
     json!({
         "service": "checkout",
@@ -588,7 +570,11 @@ async fn exact_envelope(backend: Backend) {
 
     // The in-app frames, youngest first, are the manifest's backtrace.
     let frames = frames_of(event);
-    crash_fixtures::frames_match(&abort.expected, &in_app_youngest_first(event)).unwrap();
+    crash_fixtures::frames_match(
+        &abort.expected,
+        &crash_fixtures::sentry_in_app_frames(event),
+    )
+    .unwrap();
     // Sentry order: the trapping function's frame comes after its callers.
     let position = |name: &str| {
         frames
@@ -757,7 +743,11 @@ async fn events_wait_for_their_debug_files() {
     api.put_debug_file(&abort).await;
     let request = fake.wait_for(1).await.remove(0);
     let event = request.envelope().event;
-    crash_fixtures::frames_match(&abort.expected, &in_app_youngest_first(&event)).unwrap();
+    crash_fixtures::frames_match(
+        &abort.expected,
+        &crash_fixtures::sentry_in_app_frames(&event),
+    )
+    .unwrap();
     assert_eq!(fake.requests().len(), 1);
     server.stop().await;
 
@@ -1251,7 +1241,11 @@ async fn relay_accepts_the_events() {
     );
     assert_eq!(normalized["release"], "checkout@1.4.2");
     assert_eq!(normalized["environment"], "production");
-    crash_fixtures::frames_match(&panic.expected, &in_app_youngest_first(&normalized)).unwrap();
+    crash_fixtures::frames_match(
+        &panic.expected,
+        &crash_fixtures::sentry_in_app_frames(&normalized),
+    )
+    .unwrap();
     let facts = frame_facts(&normalized);
     assert!(
         facts.iter().all(|f| f[3].is_string()),

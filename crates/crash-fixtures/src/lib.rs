@@ -409,6 +409,43 @@ pub fn printed_as_missing(printed: &str) -> bool {
     .any(|mark| printed.contains(mark))
 }
 
+/// `(function, file base name, line)` of every in-app source location of a
+/// collector dump record (`GET /api/v1/dumps/{id}`), youngest first, inlined
+/// frames included: what [`frames_match`] compares with the manifest.
+pub fn record_in_app_frames(record: &serde_json::Value) -> Vec<(String, String, u32)> {
+    record["stack"]["frames"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|frame| frame["locations"].as_array().into_iter().flatten())
+        .filter(|location| location["in_app"].as_bool() == Some(true))
+        .map(|location| source_frame(location, "file", "line"))
+        .collect()
+}
+
+/// The same for a Sentry event's exception stack trace, which lists the
+/// oldest frame first: returned youngest first, like
+/// [`record_in_app_frames`].
+pub fn sentry_in_app_frames(event: &serde_json::Value) -> Vec<(String, String, u32)> {
+    event["exception"]["values"][0]["stacktrace"]["frames"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .rev()
+        .filter(|frame| frame["in_app"] == true)
+        .map(|frame| source_frame(frame, "filename", "lineno"))
+        .collect()
+}
+
+fn source_frame(frame: &serde_json::Value, file: &str, line: &str) -> (String, String, u32) {
+    let path = frame[file].as_str().unwrap_or("");
+    (
+        frame["function"].as_str().unwrap_or("").to_string(),
+        path.rsplit('/').next().unwrap_or(path).to_string(),
+        frame[line].as_u64().unwrap_or(0) as u32,
+    )
+}
+
 /// Whether the manifest's `expected` frames are the first of `actual`
 /// `(function, file base name, line)` source frames, in order. The trapping
 /// frame's line may differ by one (wasmtime's trap pc against V8's); callers

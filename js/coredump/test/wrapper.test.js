@@ -74,28 +74,31 @@ test('fetch: rethrows the same trap, records it through ctx.waitUntil with the s
   assert.equal(extractCoredump(instance), null, 'the dump was consumed');
 });
 
+/** A synchronous fetch handler whose module traps; `trap` is the error it threw. */
+function syncTrappingHandler(instance) {
+  const handler = {
+    trap: undefined,
+    fetch() {
+      try {
+        instance.exports.crash();
+      } catch (error) {
+        handler.trap = error;
+        throw error;
+      }
+    },
+  };
+  return handler;
+}
+
 test('fetch without ctx.waitUntil: the upload finishes before the original error is rethrown', async () => {
   const { instance, service } = await setup();
-  let trap;
-  const worker = withCoredumps(
-    {
-      fetch() {
-        // A synchronous handler.
-        try {
-          instance.exports.crash();
-        } catch (error) {
-          trap = error;
-          throw error;
-        }
-      },
-    },
-    { instance, collector: service },
-  );
+  const handler = syncTrappingHandler(instance);
+  const worker = withCoredumps(handler, { instance, collector: service });
   const result = worker.fetch(new Request('https://a.example/'), {}, {});
   assert.ok(result instanceof Promise, 'a synchronous throw becomes a rejection after the upload');
   await assert.rejects(result, (error) => {
     assert.equal(service.calls.length, 1, 'uploaded before the rejection');
-    return error === trap;
+    return error === handler.trap;
   });
 });
 
@@ -110,22 +113,10 @@ test('waitUntil: false awaits the upload even when ctx.waitUntil exists', async 
 
 test('a synchronous trap with ctx.waitUntil is rethrown synchronously', async () => {
   const { instance, service } = await setup();
-  let trap;
-  const worker = withCoredumps(
-    {
-      fetch() {
-        try {
-          instance.exports.crash();
-        } catch (error) {
-          trap = error;
-          throw error;
-        }
-      },
-    },
-    { instance, collector: service },
-  );
+  const handler = syncTrappingHandler(instance);
+  const worker = withCoredumps(handler, { instance, collector: service });
   const ctx = fakeCtx();
-  assert.throws(() => worker.fetch(new Request('https://a.example/'), {}, ctx), (error) => error === trap);
+  assert.throws(() => worker.fetch(new Request('https://a.example/'), {}, ctx), (error) => error === handler.trap);
   assert.equal(await ctx.promises[0], 'bound-0');
 });
 

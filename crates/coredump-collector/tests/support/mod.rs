@@ -267,23 +267,3 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     encoder.write_all(data).unwrap();
     encoder.finish().unwrap()
 }
-
-/// The in-app source frames of a dump's JSON record: `(function, file base name, line)`.
-pub fn in_app_frames(dump: &serde_json::Value) -> Vec<(String, String, u32)> {
-    let mut out = Vec::new();
-    for frame in dump["stack"]["frames"].as_array().into_iter().flatten() {
-        for location in frame["locations"].as_array().into_iter().flatten() {
-            if location["in_app"].as_bool() != Some(true) {
-                continue;
-            }
-            let file = location["file"].as_str().unwrap_or("");
-            let base = file.rsplit('/').next().unwrap_or(file).to_string();
-            out.push((
-                location["function"].as_str().unwrap_or("").to_string(),
-                base,
-                location["line"].as_u64().unwrap_or(0) as u32,
-            ));
-        }
-    }
-    out
-}
